@@ -1,0 +1,40 @@
+"""Where things live on an installed system, and how callers (and tests) move them."""
+
+import os
+
+CONFDIR = "/etc/uwsgi"
+STATEDIR = "/var/lib/uwsgi-emperor"
+RUNDIR = "/run/uwsgi"
+LOGDIR = "/var/log/uwsgi"
+VENV = "/opt/venvs/uwsgi-emperor"
+UWSGI_BIN = VENV + "/bin/uwsgi"
+NGINX_SITES = "/etc/nginx/sites-available"
+
+AVAILABLE = "apps-available"
+ENABLED = "apps-enabled"
+SUFFIX = ".ini"
+
+
+def confdir(option=None, environ=os.environ):
+    """The configuration directory: --confdir, else $UWSGI_CONFDIR, else /etc/uwsgi."""
+    return option or environ.get("UWSGI_CONFDIR") or CONFDIR
+
+
+def statedir(option=None, environ=os.environ):
+    """The state directory: --statedir, else $UWSGI_STATEDIR, else /var/lib/uwsgi-emperor."""
+    return option or environ.get("UWSGI_STATEDIR") or STATEDIR
+
+
+def rundir(environ=os.environ):
+    """Where vassal sockets and the emperor's stats socket are: $UWSGI_RUNDIR or /run/uwsgi."""
+    return environ.get("UWSGI_RUNDIR") or RUNDIR
+
+
+def logdir(environ=os.environ):
+    """Where vassal logs are: $UWSGI_LOGDIR or /var/log/uwsgi."""
+    return environ.get("UWSGI_LOGDIR") or LOGDIR
+
+
+def uwsgi_bin(environ=os.environ):
+    """The packaged uwsgi binary ($UWSGI_BIN overrides it, for tests against an unpacked .deb)."""
+    return environ.get("UWSGI_BIN") or UWSGI_BIN
