@@ -24,7 +24,8 @@ def check_text(path):
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        return f"not UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start})"
+        line = data.count(b"\n", 0, err.start) + 1
+        return f"not UTF-8 (byte 0x{data[err.start]:02x} on line {line})"
     if not has_uwsgi_section(text):
         return "no [uwsgi] section"
     return None
