@@ -5,6 +5,7 @@ directory; they return outcomes or raise Refused, and print nothing. Every check
 the one change an action makes, so a refused action leaves both directories untouched.
 """
 
+import contextlib
 import fnmatch
 import os
 import stat
@@ -177,15 +178,16 @@ def enable(confdir, statedir, name, *, maint=False, dry_run=False, check=None):
         raise Refused(f"app {name}: {source}: {problem}")
     if dry_run:
         return Outcome(name, True, f"Would enable app {name}.")
-    try:
-        # symlink(2) is atomic and never replaces anything: there is no moment with a
-        # half-made entry, and a file that appeared since the check above is left alone.
-        os.symlink(link_target(name), enabled_path(confdir, name))
-    except FileExistsError:
-        raise Refused(f"app {name}: {enabled_path(confdir, name)} appeared meanwhile; not touching it")
-    except OSError as err:
-        raise Refused(f"app {name}: cannot create {enabled_path(confdir, name)}: {err.strerror}")
-    _mark(statedir, name, "enabled", maint, changed=True)
+    link = enabled_path(confdir, name)
+    with _marked(statedir, name, "enabled", maint):
+        try:
+            # symlink(2) is atomic and never replaces anything: there is no moment with a
+            # half-made entry, and a file that appeared since the checks above is left alone.
+            os.symlink(link_target(name), link)
+        except FileExistsError:
+            raise Refused(f"app {name}: {link} appeared meanwhile; not touching it")
+        except OSError as err:
+            raise Refused(f"app {name}: cannot create {link}: {err.strerror}")
     return Outcome(name, True, f"Enabling app {name}.")
 
 
@@ -199,7 +201,7 @@ def disable(confdir, statedir, name, *, maint=False, purge=False, dry_run=False)
     if kind == "missing":
         if purge:
             if not dry_run:
-                state.purge(statedir, name)
+                _purge(statedir, name)
             if not os.path.isfile(available_path(confdir, name)):
                 return Outcome(name, False, f"Purged the state of app {name}")
         elif not os.path.isfile(available_path(confdir, name)):
@@ -211,26 +213,55 @@ def disable(confdir, statedir, name, *, maint=False, purge=False, dry_run=False)
         if kind == "dangling":
             return Outcome(name, True, f"Would remove dangling link {link}.")
         return Outcome(name, True, f"Would disable app {name}.")
-    try:
-        os.unlink(link)
-    except FileNotFoundError:
-        pass  # someone else disabled it meanwhile: the asked state is reached
-    except OSError as err:
-        raise Refused(f"app {name}: cannot remove {link}: {err.strerror}")
-    if purge:
-        state.purge(statedir, name)
-    else:
-        _mark(statedir, name, "disabled", maint, changed=True)
+    with _marked(statedir, name, None if purge else "disabled", maint):
+        try:
+            os.unlink(link)
+        except FileNotFoundError:
+            pass  # someone else disabled it meanwhile: the asked state is reached
+        except OSError as err:
+            raise Refused(f"app {name}: cannot remove {link}: {err.strerror}")
     if kind == "dangling":
         return Outcome(name, True, f"Removed dangling link {link}.")
     return Outcome(name, True, f"App {name} disabled.")
+
+
+@contextlib.contextmanager
+def _marked(statedir, name, action, maint):
+    """Write the marker for a change (or purge them, ACTION None), then make the change.
+
+    The marker goes first so that an unwritable state directory stops the action before
+    apps-enabled/ changes; if the change then fails, the old marker comes back.
+    """
+    previous = state.current(statedir, name)
+    if action is None:
+        _purge(statedir, name)
+    else:
+        _mark(statedir, name, action, maint, changed=True)
+    try:
+        yield
+    except BaseException:
+        state.purge(statedir, name)
+        if previous:
+            action_, by = previous.split("_by_")
+            state.record(statedir, name, action_, by)
+        raise
 
 
 def _mark(statedir, name, action, maint, changed):
     """Record who asked; a maintainer script confirming the present state never hides an admin's marker."""
     if maint and not changed and state.current(statedir, name):
         return
-    state.record(statedir, name, action, "maint" if maint else "admin")
+    try:
+        state.record(statedir, name, action, "maint" if maint else "admin")
+    except OSError as err:
+        raise Refused(f"app {name}: cannot record the change in {statedir}: {err.strerror}")
+
+
+def _purge(statedir, name):
+    try:
+        state.purge(statedir, name)
+    except OSError as err:
+        raise Refused(f"app {name}: cannot purge its state in {statedir}: {err.strerror}")
 
 
 def query(confdir, statedir, name):
