@@ -36,5 +36,18 @@ test-unit: test-deps
 test-system: $(DEB) test-deps
 	$(PYTEST) -m system tests
 
+# The internal apt mirror: everything in dist/ published with reprepro, signed.
+REPO_DIR ?= dist/repo
+REPO_KEY ?=
+repo: $(DEB)
+	REPO_DIR="$(REPO_DIR)" REPO_KEY="$(REPO_KEY)" scripts/publish-repo
+
+# python3-uwsgi-ensite, the helpers alone (stdeb), for hosts on Debian's own uwsgi.
+helper-deb:
+	scripts/build-helper-deb
+
+bench: $(DEB)
+	scripts/bench
+
 clean:
 	rm -rf build dist .cache
