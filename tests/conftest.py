@@ -1,0 +1,48 @@
+"""Fixtures shared by every test suite: the built .deb and the uwsgi binary inside it."""
+
+import os
+import subprocess
+
+import pytest
+
+from project import deb_file
+
+
+@pytest.fixture(scope="session")
+def deb_path():
+    path = deb_file()
+    assert path.is_file(), f"{path} is missing: run `make deb` first"
+    return path
+
+
+@pytest.fixture(scope="session")
+def unpacked_deb(deb_path, tmp_path_factory):
+    """The data of the built .deb, unpacked as it lands on a system (paths under the root)."""
+    root = tmp_path_factory.mktemp("deb-root")
+    subprocess.run(["dpkg-deb", "-x", str(deb_path), str(root)], check=True)
+    return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def packaged_uwsgi_bin(request, tmp_path_factory):
+    """Point $UWSGI_BIN at the uwsgi binary of the built .deb unless the caller set one.
+
+    The helpers ask the real uWSGI parser whether an ini is valid; tests use the very
+    binary the package ships. Unpacking needs only dpkg-deb, so this is cheap.
+    """
+    if os.environ.get("UWSGI_BIN"):
+        yield os.environ["UWSGI_BIN"]
+        return
+    path = deb_file()
+    assert path.is_file(), f"{path} is missing: run `make deb` first (tests use its uwsgi)"
+    root = tmp_path_factory.mktemp("uwsgi-bin")
+    subprocess.run(["dpkg-deb", "-x", str(path), str(root)], check=True)
+    binary = root / "opt/venvs/uwsgi-emperor/bin/uwsgi"
+    os.environ["UWSGI_BIN"] = str(binary)
+    yield str(binary)
+    del os.environ["UWSGI_BIN"]
+
+
+@pytest.fixture(scope="session")
+def uwsgi_bin(packaged_uwsgi_bin):
+    return packaged_uwsgi_bin
