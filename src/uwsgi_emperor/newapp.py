@@ -1,0 +1,424 @@
+"""uwsgi-newapp: check what the admin asked for, then render a vassal ini and an nginx server block.
+
+Pure functions: each takes the directories it looks at. Nothing here writes a file except
+write_files(), which refuses to write any file unless every one of them can be written.
+"""
+
+import configparser
+import dataclasses
+import glob
+import os
+import re
+import socket
+import tempfile
+from dataclasses import dataclass, field
+
+import jinja2
+
+from . import names, paths
+
+# The Python the packaged uWSGI embeds: a virtualenv built for another one cannot be loaded.
+PACKAGED_PYTHON = "3.11"
+NGINX_LOGDIR = "/var/log/nginx"
+NGINX_ENABLED = "/etc/nginx/sites-enabled"
+TEMPLATES = "templates"
+VASSAL_TEMPLATE = "vassal.ini.j2"
+NGINX_TEMPLATE = "nginx-site.conf.j2"
+# Broodlord settings written into --zerg apps (measured, see the comment in vassal.ini.j2).
+ZERG_BACKLOG = 10
+ZERG_IDLE = 30
+ZERG_HOST = "127.0.0.1"
+BROODLORD_DROPIN = "emperor.d/broodlord.ini"
+BROODLORD_DEFAULT = 8
+
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_MODULE = re.compile(rf"{_IDENT}(\.{_IDENT})*(:{_IDENT})?\Z")
+_ENV_KEY = re.compile(rf"{_IDENT}\Z")
+_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+# Characters that would end or change an nginx directive; refused rather than quoted.
+_NGINX_UNSAFE = re.compile(r"[\s;{}'\"#\\$]")
+_PORT_LINE = re.compile(r"^\s*([A-Za-z0-9-]+)\s*=\s*\S*:(\d+)\s*$", re.M)
+
+
+class NewAppError(ValueError):
+    """Bad input; str() is the one line shown to the user."""
+
+
+@dataclass
+class App:
+    """What the admin asked for, as given on the command line."""
+
+    name: str
+    module: str
+    chdir: str = None
+    virtualenv: str = None
+    processes: int = None
+    threads: int = None
+    user: str = None
+    group: str = None
+    env: list = field(default_factory=list)
+    zerg: bool = False
+    server_name: str = None
+    static: list = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """The files to write (path, text), in order, and what to tell the admin."""
+
+    files: list
+    warnings: list
+    notes: list
+
+
+def check_module(module):
+    """'pkg.wsgi' or 'pkg.wsgi:app'."""
+    if not _MODULE.match(module):
+        raise NewAppError(
+            f"invalid module {module!r}: expected dotted Python names with an optional "
+            ":callable, e.g. mysite.wsgi or mysite.wsgi:application"
+        )
+    return module
+
+
+def parse_env(item):
+    """'KEY=VALUE' -> (KEY, VALUE)."""
+    key, sep, value = item.partition("=")
+    if not sep or not _ENV_KEY.match(key):
+        raise NewAppError(f"invalid --env {item!r}: expected KEY=VALUE with KEY a variable name")
+    if "\n" in value or "\r" in value:
+        raise NewAppError(f"invalid --env {key}: the value must be a single line")
+    return key, value
+
+
+def parse_static(item):
+    """'/url=/dir/' -> ('/url/', '/dir'): the template writes `location /url/ { alias /dir/; }`."""
+    url, sep, directory = item.partition("=")
+    if not sep or not url.startswith("/") or not directory:
+        raise NewAppError(f"invalid --static {item!r}: expected URL=DIR with URL starting with '/'")
+    if not os.path.isabs(directory):
+        raise NewAppError(f"invalid --static {item!r}: DIR must be an absolute path")
+    if _NGINX_UNSAFE.search(url) or _NGINX_UNSAFE.search(directory):
+        raise NewAppError(
+            f"invalid --static {item!r}: spaces, quotes and ; {{ }} # $ \\ are not allowed"
+        )
+    # A location with a trailing slash and an alias with one map /url/x to /dir/x exactly.
+    return url.rstrip("/") + "/", directory.rstrip("/")
+
+
+def check_server_name(server_name):
+    """A host name, optionally with a '*.' wildcard prefix."""
+    host = server_name[2:] if server_name.startswith("*.") else server_name
+    labels = host.split(".")
+    if len(host) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise NewAppError(
+            f"invalid server name {server_name!r}: expected a host name such as "
+            "app.example.org or *.example.org"
+        )
+    return server_name
+
+
+def check_user_group(user, group, getpwnam, getgrnam):
+    """Both name an existing user and group (lookups passed in: pwd.getpwnam, grp.getgrnam)."""
+    try:
+        getpwnam(user)
+    except KeyError:
+        raise NewAppError(f"no such user: {user}")
+    try:
+        getgrnam(group)
+    except KeyError:
+        raise NewAppError(f"no such group: {group}")
+
+
+def check_directory(path, what, strict):
+    """None if PATH is a directory; a warning if not; an error with strict."""
+    if os.path.isdir(path):
+        return None
+    message = f"{what} {path} is not a directory"
+    if strict:
+        raise NewAppError(message)
+    return message
+
+
+def venv_pythons(venv):
+    """The X.Y Python versions a virtualenv was built for, from pyvenv.cfg, else lib/pythonX.Y."""
+    parser = configparser.ConfigParser()
+    try:
+        with open(os.path.join(venv, "pyvenv.cfg"), encoding="utf-8") as handle:
+            # pyvenv.cfg has no section header.
+            parser.read_string("[venv]\n" + handle.read())
+    except (OSError, UnicodeDecodeError, configparser.Error):
+        pass
+    else:
+        # venv writes 'version', virtualenv and uv 'version_info'.
+        for key in ("version", "version_info"):
+            found = re.match(r"(\d+\.\d+)", parser.get("venv", key, fallback=""))
+            if found:
+                return {found.group(1)}
+    found = set()
+    for lib in glob.glob(os.path.join(glob.escape(venv), "lib", "python*.*")):
+        version = re.fullmatch(r"python(\d+\.\d+)", os.path.basename(lib))
+        if version:
+            found.add(version.group(1))
+    return found
+
+
+def check_virtualenv(venv, strict, python=PACKAGED_PYTHON):
+    """None, or a warning; an error for a virtualenv of another Python (or with strict)."""
+    missing = check_directory(venv, "virtualenv", strict)
+    if missing:
+        return missing
+    versions = venv_pythons(venv)
+    if versions and python not in versions:
+        other = ", ".join(sorted(versions))
+        raise NewAppError(
+            f"virtualenv {venv} is built for Python {other}; "
+            f"the packaged uWSGI runs Python {python}"
+        )
+    if not versions:
+        message = f"cannot tell which Python virtualenv {venv} was built for"
+        if strict:
+            raise NewAppError(message)
+        return message
+    return None
+
+
+def used_ports(available, skip=None):
+    """TCP ports the ini files in AVAILABLE listen on (host:port values), except app SKIP's."""
+    ports = set()
+    for path in glob.glob(os.path.join(glob.escape(available), "*" + paths.SUFFIX)):
+        if skip and os.path.basename(path) == skip + paths.SUFFIX:
+            continue
+        ports |= ini_ports(path)
+    return ports
+
+
+def ini_ports(path):
+    """The ports of a file's socket-like options (socket = 127.0.0.1:8001 and the like)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError:
+        return set()
+    return {
+        int(port)
+        for key, port in _PORT_LINE.findall(text)
+        if "socket" in key or key in ("http", "https")
+    }
+
+
+def free_port(avoid, host=ZERG_HOST, tries=50):
+    """A port nothing listens on now (the kernel picks it) and no other app is configured for."""
+    held = []
+    try:
+        for _ in range(tries):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # Keep each socket open until done so the kernel never offers the same port twice.
+            held.append(sock)
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+            if port not in avoid:
+                return port
+    finally:
+        for sock in held:
+            sock.close()
+    raise NewAppError(f"no free port on {host} after {tries} tries")
+
+
+def zerg_port(available, name, bind=free_port):
+    """The app's own port when it already has one (a --force rewrite keeps nginx in step),
+    else a free port no other app uses."""
+    own = ini_ports(os.path.join(available, name + paths.SUFFIX))
+    if len(own) == 1:
+        return own.pop()
+    return bind(used_ports(available, skip=name))
+
+
+def broodlord_enabled(confdir):
+    """Does emperor.ini or an emperor.d/*.ini drop-in set emperor-broodlord (uncommented)?"""
+    files = [os.path.join(confdir, "emperor.ini")]
+    files += sorted(glob.glob(os.path.join(glob.escape(confdir), "emperor.d", "*.ini")))
+    setting = re.compile(r"^\s*emperor-broodlord\s*=\s*\S", re.M)
+    for path in files:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                if setting.search(handle.read()):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def broodlord_note(confdir):
+    """What the admin must do for zergs to be spawned at all."""
+    dropin = os.path.join(confdir, BROODLORD_DROPIN)
+    return (
+        "broodlord is off in the emperor, so no zerg will ever start: create "
+        f"{dropin} containing the two lines '[uwsgi]' and "
+        f"'emperor-broodlord = {BROODLORD_DEFAULT}', then restart uwsgi-emperor"
+    )
+
+
+def ini_value(text):
+    """uWSGI expands %x in ini values: a literal % is written %%."""
+    return text.replace("%", "%%")
+
+
+def template_environment(confdir):
+    """Admin overrides in CONFDIR/templates/ first, then the package's own templates."""
+    loader = jinja2.ChoiceLoader(
+        [
+            jinja2.FileSystemLoader(os.path.join(confdir, TEMPLATES)),
+            jinja2.PackageLoader("uwsgi_emperor", TEMPLATES),
+        ]
+    )
+    env = jinja2.Environment(
+        loader=loader,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["ini"] = ini_value
+    return env
+
+
+def tidy(text):
+    """No trailing spaces, no runs of blank lines, one final newline: an admin's template
+    may be sloppier than ours, the output still reads as if a person wrote it."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    out = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n"
+
+
+def context(app, rundir, port=None, nginx_logdir=NGINX_LOGDIR):
+    """Everything the templates use."""
+    if app.zerg:
+        socket_addr = f"{ZERG_HOST}:{port}"
+        upstream = socket_addr
+    else:
+        socket_addr = None  # the vassal defaults' unix socket
+        upstream = f"unix:{rundir}/{app.name}.sock"
+    return {
+        "name": app.name,
+        "module": app.module,
+        "chdir": app.chdir,
+        "virtualenv": app.virtualenv,
+        "processes": app.processes,
+        "threads": app.threads,
+        "user": app.user,
+        "group": app.group,
+        "env": list(app.env),
+        "zerg": app.zerg,
+        "socket": socket_addr,
+        "zerg_server": f"{rundir}/{app.name}-broodlord.sock",
+        "zerg_backlog": ZERG_BACKLOG,
+        "zerg_idle": ZERG_IDLE,
+        "server_name": app.server_name,
+        "static": list(app.static),
+        "upstream": upstream,
+        "nginx_logdir": nginx_logdir,
+    }
+
+
+def render(env, template, ctx):
+    try:
+        return tidy(env.get_template(template).render(ctx))
+    except jinja2.TemplateError as err:
+        where = f" line {err.lineno}" if getattr(err, "lineno", None) else ""
+        raise NewAppError(f"template {template}{where}: {err.message or err}")
+
+
+def validate(app, strict, getpwnam, getgrnam, python=PACKAGED_PYTHON):
+    """Check everything; return (the app with its name normalised, warnings).
+    Raises NewAppError on the first error."""
+    warnings = []
+    try:
+        app = dataclasses.replace(app, name=names.check_name(app.name))
+    except names.NameError_ as err:
+        raise NewAppError(str(err))
+    check_module(app.module)
+    if app.chdir:
+        warnings.append(check_directory(app.chdir, "--chdir", strict))
+    if app.virtualenv:
+        warnings.append(check_virtualenv(app.virtualenv, strict, python))
+    if app.user:
+        check_user_group(app.user, app.group, getpwnam, getgrnam)
+    if app.server_name is not None:
+        check_server_name(app.server_name)
+    for _url, directory in app.static:
+        warnings.append(check_directory(directory or "/", "--static", strict))
+    return app, [w for w in warnings if w]
+
+
+def plan(app, confdir, nginx_dir, rundir, strict, getpwnam, getgrnam, port_picker=free_port,
+         nginx_logdir=NGINX_LOGDIR, python=PACKAGED_PYTHON):
+    """Validate APP and render its files; nothing is written."""
+    app, warnings = validate(app, strict, getpwnam, getgrnam, python)
+    available = os.path.join(confdir, paths.AVAILABLE)
+    port = zerg_port(available, app.name, port_picker) if app.zerg else None
+    env = template_environment(confdir)
+    ctx = context(app, rundir, port, nginx_logdir)
+    files = [(os.path.join(available, app.name + paths.SUFFIX), render(env, VASSAL_TEMPLATE, ctx))]
+    if app.server_name is not None:
+        files.append((os.path.join(nginx_dir, app.name), render(env, NGINX_TEMPLATE, ctx)))
+    notes = []
+    if app.zerg and not broodlord_enabled(confdir):
+        notes.append(broodlord_note(confdir))
+    return Plan(files, warnings, notes)
+
+
+def check_writable(files, force):
+    """Refuse before writing anything: an existing file without force, a missing directory."""
+    for path, _text in files:
+        if os.path.lexists(path) and not force:
+            raise NewAppError(f"{path} already exists (use --force to overwrite it)")
+        if os.path.isdir(path):
+            raise NewAppError(f"{path} is a directory")
+        directory = os.path.dirname(path) or "."
+        if not os.path.isdir(directory):
+            raise NewAppError(f"directory {directory} does not exist")
+        if not os.access(directory, os.W_OK):
+            raise NewAppError(f"cannot write to directory {directory}")
+
+
+def write_atomic(path, text, mode=0o644):
+    """Readers (the emperor, nginx -t) see the old file or the new one, never half of one."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def write_files(files, force):
+    check_writable(files, force)
+    for path, text in files:
+        write_atomic(path, text)
+
+
+def next_steps(name, nginx_path):
+    """The commands that put the new app live, for the admin to run."""
+    steps = [f"uwsgi-ensite {name}"]
+    if nginx_path:
+        directory = os.path.dirname(nginx_path)
+        if os.path.basename(directory) == "sites-available":
+            enabled = os.path.join(os.path.dirname(directory), "sites-enabled")
+            steps.append(f"ln -s ../sites-available/{name} {enabled}/")
+        else:
+            steps.append(f"ln -s {nginx_path} {NGINX_ENABLED}/")
+        steps.append("nginx -t && systemctl reload nginx")
+    return steps
