@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import tempfile
+import traceback
 from dataclasses import dataclass, field
 
 import jinja2
@@ -165,7 +166,7 @@ def venv_pythons(venv):
 
 def check_virtualenv(venv, strict, python=PACKAGED_PYTHON):
     """None, or a warning; an error for a virtualenv of another Python (or with strict)."""
-    missing = check_directory(venv, "virtualenv", strict)
+    missing = check_directory(venv, "--virtualenv", strict)
     if missing:
         return missing
     versions = venv_pythons(venv)
@@ -328,11 +329,23 @@ def context(app, rundir, port=None, nginx_logdir=NGINX_LOGDIR):
 
 
 def render(env, template, ctx):
+    """The rendered text; a broken template (an admin's override, say) is one clear line
+    naming the file and, when known, the line."""
+    source = template
     try:
-        return tidy(env.get_template(template).render(ctx))
+        compiled = env.get_template(template)
+        source = compiled.filename or template
+        return tidy(compiled.render(ctx))
     except jinja2.TemplateError as err:
-        where = f" line {err.lineno}" if getattr(err, "lineno", None) else ""
-        raise NewAppError(f"template {template}{where}: {err.message or err}")
+        line = getattr(err, "lineno", None)
+        if line is None:
+            # Errors at render time carry no line; jinja2 puts the template's own line
+            # numbers into the traceback instead.
+            frames = traceback.extract_tb(err.__traceback__)
+            line = next((f.lineno for f in reversed(frames) if f.filename == source), None)
+        source = getattr(err, "filename", None) or source
+        where = f" line {line}" if line else ""
+        raise NewAppError(f"template {source}{where}: {err.message or err}")
 
 
 def validate(app, strict, getpwnam, getgrnam, python=PACKAGED_PYTHON):
@@ -357,12 +370,12 @@ def validate(app, strict, getpwnam, getgrnam, python=PACKAGED_PYTHON):
     return app, [w for w in warnings if w]
 
 
-def plan(app, confdir, nginx_dir, rundir, strict, getpwnam, getgrnam, port_picker=free_port,
+def plan(app, confdir, nginx_dir, rundir, strict, getpwnam, getgrnam, port_picker=None,
          nginx_logdir=NGINX_LOGDIR, python=PACKAGED_PYTHON):
     """Validate APP and render its files; nothing is written."""
     app, warnings = validate(app, strict, getpwnam, getgrnam, python)
     available = os.path.join(confdir, paths.AVAILABLE)
-    port = zerg_port(available, app.name, port_picker) if app.zerg else None
+    port = zerg_port(available, app.name, port_picker or free_port) if app.zerg else None
     env = template_environment(confdir)
     ctx = context(app, rundir, port, nginx_logdir)
     files = [(os.path.join(available, app.name + paths.SUFFIX), render(env, VASSAL_TEMPLATE, ctx))]

@@ -1,0 +1,236 @@
+"""The pure parts of uwsgi-newapp: input checks, virtualenv detection, ports, broodlord, templates."""
+
+import socket
+
+import pytest
+
+from uwsgi_emperor import newapp
+from uwsgi_emperor.newapp import NewAppError
+
+
+@pytest.mark.parametrize("module", ["mysite.wsgi", "mysite.wsgi:application", "app", "_a.b_2.c:make_app"])
+def test_module_accepted(module):
+    assert newapp.check_module(module) == module
+
+
+@pytest.mark.parametrize(
+    "module", ["", "my-site.wsgi", "mysite.wsgi:", "mysite..wsgi", ".wsgi", "2x.wsgi", "a:b:c", "a.wsgi:b.c", "a b"]
+)
+def test_module_refused(module):
+    with pytest.raises(NewAppError, match="^invalid module "):
+        newapp.check_module(module)
+
+
+def test_env_split_at_first_equals():
+    assert newapp.parse_env("URL=a=b") == ("URL", "a=b")
+    assert newapp.parse_env("EMPTY=") == ("EMPTY", "")
+
+
+@pytest.mark.parametrize("item", ["FOO", "=x", "1A=x", "A-B=x", "A B=x"])
+def test_env_refused(item):
+    with pytest.raises(NewAppError) as err:
+        newapp.parse_env(item)
+    assert str(err.value) == f"invalid --env {item!r}: expected KEY=VALUE with KEY a variable name"
+
+
+def test_env_value_must_be_one_line():
+    with pytest.raises(NewAppError, match="^invalid --env A: the value must be a single line$"):
+        newapp.parse_env("A=x\ny")
+
+
+@pytest.mark.parametrize(
+    "item, expected",
+    [
+        ("/static=/srv/app/static", ("/static/", "/srv/app/static")),
+        ("/static/=/srv/app/static/", ("/static/", "/srv/app/static")),
+        ("/=/srv/www", ("/", "/srv/www")),
+    ],
+)
+def test_static_normalised(item, expected):
+    assert newapp.parse_static(item) == expected
+
+
+@pytest.mark.parametrize(
+    "item, reason",
+    [
+        ("static=/srv", "expected URL=DIR with URL starting with '/'"),
+        ("/static", "expected URL=DIR with URL starting with '/'"),
+        ("/static=", "expected URL=DIR with URL starting with '/'"),
+        ("/static=srv/static", "DIR must be an absolute path"),
+        ("/a b=/srv", "spaces, quotes and ; { } # $ \\ are not allowed"),
+        ("/a=/srv/x;y", "spaces, quotes and ; { } # $ \\ are not allowed"),
+        ("/a=/srv/}", "spaces, quotes and ; { } # $ \\ are not allowed"),
+    ],
+)
+def test_static_refused(item, reason):
+    with pytest.raises(NewAppError) as err:
+        newapp.parse_static(item)
+    assert str(err.value) == f"invalid --static {item!r}: {reason}"
+
+
+@pytest.mark.parametrize("name", ["app.example.org", "*.example.org", "localhost", "a-b.c9.org", "x" * 63 + ".org"])
+def test_server_name_accepted(name):
+    assert newapp.check_server_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "a b.org", "a;b.org", "-a.org", "a-.org", "a..org", "*.", "*", "a.*.org", "x" * 64 + ".org", "a_b.org", "a.org."],
+)
+def test_server_name_refused(name):
+    with pytest.raises(NewAppError) as err:
+        newapp.check_server_name(name)
+    assert str(err.value) == (
+        f"invalid server name {name!r}: expected a host name such as app.example.org or *.example.org"
+    )
+
+
+def _venv(tmp_path, cfg=None, libs=()):
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    if cfg is not None:
+        (venv / "pyvenv.cfg").write_text(cfg)
+    for lib in libs:
+        (venv / "lib" / lib).mkdir(parents=True)
+    return venv
+
+
+def test_venv_version_from_pyvenv_cfg_of_venv(tmp_path):
+    venv = _venv(tmp_path, "home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n")
+    assert newapp.venv_pythons(str(venv)) == {"3.11"}
+    assert newapp.check_virtualenv(str(venv), strict=True) is None
+
+
+def test_venv_version_from_pyvenv_cfg_of_virtualenv(tmp_path):
+    venv = _venv(tmp_path, "home = /usr/local/bin\nimplementation = CPython\nversion_info = 3.12.1.final.0\n")
+    with pytest.raises(NewAppError) as err:
+        newapp.check_virtualenv(str(venv), strict=False)
+    assert str(err.value) == (
+        f"virtualenv {venv} is built for Python 3.12; the packaged uWSGI runs Python 3.11"
+    )
+
+
+def test_venv_version_from_lib_dir(tmp_path):
+    venv = _venv(tmp_path, libs=["python3.12"])
+    with pytest.raises(NewAppError, match=r"is built for Python 3\.12; the packaged uWSGI runs Python 3\.11$"):
+        newapp.check_virtualenv(str(venv), strict=False)
+
+
+def test_pyvenv_cfg_wins_over_lib_dir(tmp_path):
+    venv = _venv(tmp_path, "version = 3.11.2\n", libs=["python3.12"])
+    assert newapp.venv_pythons(str(venv)) == {"3.11"}
+
+
+def test_venv_of_unknown_python_warns_or_refuses(tmp_path):
+    venv = _venv(tmp_path)
+    message = f"cannot tell which Python virtualenv {venv} was built for"
+    assert newapp.check_virtualenv(str(venv), strict=False) == message
+    with pytest.raises(NewAppError, match=f"^{message}$"):
+        newapp.check_virtualenv(str(venv), strict=True)
+
+
+def test_missing_venv_warns_or_refuses(tmp_path):
+    missing = tmp_path / "nope"
+    message = f"--virtualenv {missing} is not a directory"
+    assert newapp.check_virtualenv(str(missing), strict=False) == message
+    with pytest.raises(NewAppError, match=f"^{message}$"):
+        newapp.check_virtualenv(str(missing), strict=True)
+
+
+def test_used_ports_reads_socket_options_of_other_apps(tmp_path):
+    (tmp_path / "a.ini").write_text("[uwsgi]\nsocket = 127.0.0.1:8001\nhttp-socket = :9090\n")
+    (tmp_path / "b.ini").write_text("[uwsgi]\nhttp = 0.0.0.0:8080\nstats = 127.0.0.1:9191\n")
+    (tmp_path / "c.ini").write_text("[uwsgi]\nsocket = /run/uwsgi/c.sock\n")
+    (tmp_path / "me.ini").write_text("[uwsgi]\nsocket = 127.0.0.1:7000\n")
+    (tmp_path / "notes.txt").write_text("socket = 127.0.0.1:6000\n")
+    assert newapp.used_ports(str(tmp_path), skip="me") == {8001, 9090, 8080}
+
+
+def test_zerg_port_avoids_ports_of_other_apps(tmp_path):
+    (tmp_path / "other.ini").write_text("[uwsgi]\nsocket = 127.0.0.1:8001\n")
+    seen = []
+    assert newapp.zerg_port(str(tmp_path), "new", lambda avoid: seen.append(avoid) or 8002) == 8002
+    assert seen == [{8001}]
+
+
+def test_zerg_port_keeps_the_apps_own_port(tmp_path):
+    (tmp_path / "app.ini").write_text("[uwsgi]\nsocket = 127.0.0.1:8005\n[zerg]\nsocket = 127.0.0.1:8005\n")
+    assert newapp.zerg_port(str(tmp_path), "app", lambda avoid: pytest.fail("must not pick")) == 8005
+
+
+def test_free_port_is_bindable_and_not_avoided():
+    port = newapp.free_port(avoid=set())
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+def test_free_port_gives_up_when_every_port_is_taken():
+    with pytest.raises(NewAppError, match="^no free port on 127.0.0.1 after 3 tries$"):
+        newapp.free_port(avoid=set(range(65536)), tries=3)
+
+
+@pytest.mark.parametrize(
+    "files, enabled",
+    [
+        ({}, False),
+        ({"emperor.ini": "[uwsgi]\n#emperor-broodlord = 8\n"}, False),
+        ({"emperor.ini": "[uwsgi]\n; emperor-broodlord = 8\n"}, False),
+        ({"emperor.ini": "[uwsgi]\nemperor-broodlord = 8\n"}, True),
+        ({"emperor.d/broodlord.ini": "[uwsgi]\nemperor-broodlord = 4\n"}, True),
+        ({"emperor.d/broodlord.conf": "[uwsgi]\nemperor-broodlord = 4\n"}, False),
+        ({"emperor.d/other.ini": "[uwsgi]\nemperor-freq = 3\n"}, False),
+    ],
+)
+def test_broodlord_enabled(tmp_path, files, enabled):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert newapp.broodlord_enabled(str(tmp_path)) is enabled
+
+
+def test_broodlord_note_names_the_file_to_create():
+    assert newapp.broodlord_note("/etc/uwsgi") == (
+        "broodlord is off in the emperor, so no zerg will ever start: create "
+        "/etc/uwsgi/emperor.d/broodlord.ini containing the two lines '[uwsgi]' and "
+        "'emperor-broodlord = 8', then restart uwsgi-emperor"
+    )
+
+
+def test_tidy_removes_blank_runs_and_trailing_spaces():
+    assert newapp.tidy("\n\na  \n\n\n\nb\t\n\n") == "a\n\nb\n"
+
+
+def test_percent_is_escaped_for_uwsgi():
+    assert newapp.ini_value("100% %n") == "100%% %%n"
+
+
+def test_next_steps_for_a_sites_available_dir():
+    assert newapp.next_steps("app", "/etc/nginx/sites-available/app") == [
+        "uwsgi-ensite app",
+        "ln -s ../sites-available/app /etc/nginx/sites-enabled/",
+        "nginx -t && systemctl reload nginx",
+    ]
+
+
+def test_next_steps_for_another_dir_and_without_nginx():
+    assert newapp.next_steps("app", "/srv/conf/app") == [
+        "uwsgi-ensite app",
+        "ln -s /srv/conf/app /etc/nginx/sites-enabled/",
+        "nginx -t && systemctl reload nginx",
+    ]
+    assert newapp.next_steps("app", None) == ["uwsgi-ensite app"]
+
+
+def test_write_files_checks_every_file_before_writing_any(tmp_path):
+    (tmp_path / "b").write_text("old\n")
+    with pytest.raises(NewAppError, match=f"^{tmp_path}/b already exists \\(use --force to overwrite it\\)$"):
+        newapp.write_files([(str(tmp_path / "a"), "new\n"), (str(tmp_path / "b"), "new\n")], force=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]
+    assert (tmp_path / "b").read_text() == "old\n"
+
+
+def test_write_files_with_force_replaces_and_leaves_no_temp_file(tmp_path):
+    (tmp_path / "b").write_text("old\n")
+    newapp.write_files([(str(tmp_path / "a"), "A\n"), (str(tmp_path / "b"), "B\n")], force=True)
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"a": "A\n", "b": "B\n"}
+    assert oct((tmp_path / "a").stat().st_mode & 0o777) == "0o644"

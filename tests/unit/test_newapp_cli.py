@@ -1,0 +1,487 @@
+"""uwsgi-newapp as the admin runs it: golden output, refusals, overrides, and the real parsers
+(uwsgi --strict, nginx -t, and a real emperor starting a zerg)."""
+
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from uwsgi_emperor import inicheck, newapp, newapp_cli
+
+GOLDEN = pathlib.Path(__file__).parent / "golden"
+ZERG_PORT = 8001
+
+GOLDEN_CASES = {
+    "minimal": ["--module", "mysite.wsgi"],
+    "full": [
+        "--module", "mysite.wsgi:application", "--chdir", "/srv/mysite",
+        "--virtualenv", "/srv/mysite/venv", "--processes", "4", "--threads", "2",
+        "--user", "root", "--group", "root",
+        "--env", "DJANGO_SETTINGS_MODULE=mysite.settings", "--env", "DISCOUNT=100% off",
+    ],
+    "zerg": ["--module", "mysite.wsgi", "--chdir", "/srv/mysite", "--zerg"],
+    "zerg-full": [
+        "--module", "mysite.wsgi:application", "--virtualenv", "/srv/mysite/venv",
+        "--processes", "1", "--threads", "4", "--user", "root", "--group", "root",
+        "--env", "MODE=prod", "--zerg",
+    ],
+    "nginx": ["--module", "mysite.wsgi", "--nginx", "app.example.org"],
+    "nginx-static": [
+        "--module", "mysite.wsgi", "--nginx", "*.example.org",
+        "--static", "/static=/srv/mysite/static", "--static", "/media/=/srv/mysite/media/",
+    ],
+    "zerg-nginx": [
+        "--module", "mysite.wsgi", "--zerg", "--nginx", "app.example.org",
+        "--static", "/static=/srv/mysite/static",
+    ],
+}
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch):
+    """A confdir with apps-available/, an nginx sites-available/, and a fixed zerg port."""
+    conf = tmp_path / "conf"
+    (conf / "apps-available").mkdir(parents=True)
+    sites = tmp_path / "nginx" / "sites-available"
+    sites.mkdir(parents=True)
+    monkeypatch.setenv("UWSGI_CONFDIR", str(conf))
+    monkeypatch.delenv("UWSGI_RUNDIR", raising=False)
+    monkeypatch.setattr(newapp, "free_port", lambda avoid: ZERG_PORT)
+    return tmp_path
+
+
+def run(argv, capsys):
+    code = newapp_cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def snapshot(root):
+    return {
+        str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None)
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def ini_path(tree, name="app1"):
+    return tree / "conf" / "apps-available" / f"{name}.ini"
+
+
+def site_path(tree, name="app1"):
+    return tree / "nginx" / "sites-available" / name
+
+
+def golden(case, suffix):
+    return (GOLDEN / f"{case}.{suffix}").read_text()
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+def test_golden(tree, capsys, case):
+    argv = ["app1", *GOLDEN_CASES[case]]
+    if "--nginx" in argv:
+        argv += ["--nginx-dir", str(site_path(tree).parent)]
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert ini_path(tree).read_text() == golden(case, "ini")
+    written = [f"wrote {ini_path(tree)}"]
+    steps = ["next:", "  uwsgi-ensite app1"]
+    if "--nginx" in argv:
+        assert site_path(tree).read_text() == golden(case, "nginx")
+        written.append(f"wrote {site_path(tree)}")
+        steps += [
+            f"  ln -s ../sites-available/app1 {tree}/nginx/sites-enabled/",
+            "  nginx -t && systemctl reload nginx",
+        ]
+    else:
+        assert not site_path(tree).exists()
+    assert out.splitlines() == written + steps
+
+
+def test_golden_files_read_as_written_by_a_person():
+    for path in GOLDEN.iterdir():
+        text = path.read_text()
+        assert text.endswith("\n") and not text.endswith("\n\n"), path
+        assert "\n\n\n" not in text and not text.startswith("\n"), path
+        assert all(line == line.rstrip() for line in text.splitlines()), path
+
+
+def test_stdout_prints_and_writes_nothing(tree, capsys):
+    before = snapshot(tree)
+    code, out, _err = run(["app1", *GOLDEN_CASES["minimal"], "--stdout"], capsys)
+    assert (code, out) == (0, golden("minimal", "ini"))
+    assert snapshot(tree) == before
+
+
+def test_stdout_with_nginx_prints_both_files_with_headers(tree, capsys):
+    before = snapshot(tree)
+    code, out, _err = run(["app1", *GOLDEN_CASES["nginx"], "--stdout"], capsys)
+    assert code == 0
+    assert out == (
+        f"# ==> {ini_path(tree)} <==\n" + golden("nginx", "ini")
+        + "\n# ==> /etc/nginx/sites-available/app1 <==\n" + golden("nginx", "nginx")
+    )
+    assert snapshot(tree) == before
+
+
+def test_stdout_does_not_mind_an_existing_file(tree, capsys):
+    ini_path(tree).write_text("old\n")
+    code, out, _err = run(["app1", "--module", "mysite.wsgi", "--stdout"], capsys)
+    assert (code, out) == (0, golden("minimal", "ini"))
+    assert ini_path(tree).read_text() == "old\n"
+
+
+def test_missing_directories_are_warnings_without_strict(tree, capsys):
+    argv = ["app1", "--module", "m", "--chdir", str(tree / "nope"), "--static", f"/s={tree}/gone",
+            "--nginx", "a.org", "--nginx-dir", str(site_path(tree).parent)]
+    code, _out, err = run(argv, capsys)
+    assert code == 0
+    assert err.splitlines() == [
+        f"uwsgi-newapp: warning: --chdir {tree}/nope is not a directory",
+        f"uwsgi-newapp: warning: --static {tree}/gone is not a directory",
+    ]
+    assert ini_path(tree).exists() and site_path(tree).exists()
+
+
+def test_existing_directories_give_no_warning(tree, capsys):
+    venv = tree / "venv"
+    venv.mkdir()
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.2\n")
+    code, _out, err = run(["app1", "--module", "m", "--chdir", str(tree), "--virtualenv", str(venv),
+                           "--strict"], capsys)
+    assert (code, err) == (0, "")
+
+
+def test_force_overwrites(tree, capsys):
+    ini_path(tree).write_text("old\n")
+    code, _out, _err = run(["app1", "--module", "mysite.wsgi", "--force"], capsys)
+    assert code == 0
+    assert ini_path(tree).read_text() == golden("minimal", "ini")
+
+
+def test_force_keeps_the_zerg_port_of_the_app(tree, capsys, monkeypatch):
+    ini_path(tree).write_text(golden("zerg", "ini").replace("8001", "8123"))
+    monkeypatch.setattr(newapp, "free_port", lambda avoid: pytest.fail("the app's own port is kept"))
+    code, _out, _err = run(["app1", *GOLDEN_CASES["zerg"], "--force"], capsys)
+    assert code == 0
+    assert ini_path(tree).read_text() == golden("zerg", "ini").replace("8001", "8123")
+
+
+def test_zerg_port_avoids_other_apps(tree, capsys, monkeypatch):
+    (tree / "conf" / "apps-available" / "other.ini").write_text("[uwsgi]\nsocket = 127.0.0.1:8001\n")
+    offered = []
+    monkeypatch.setattr(newapp, "free_port", lambda avoid: offered.append(avoid) or 8002)
+    code, _out, _err = run(["app1", "--module", "m", "--zerg", "--stdout"], capsys)
+    assert code == 0
+    assert offered == [{8001}]
+
+
+def test_zerg_note_when_broodlord_is_off(tree, capsys):
+    code, _out, err = run(["app1", "--module", "m", "--zerg"], capsys)
+    assert code == 0
+    assert err == (
+        "uwsgi-newapp: note: broodlord is off in the emperor, so no zerg will ever start: create "
+        f"{tree}/conf/emperor.d/broodlord.ini containing the two lines '[uwsgi]' and "
+        "'emperor-broodlord = 8', then restart uwsgi-emperor\n"
+    )
+
+
+def test_no_zerg_note_when_a_dropin_turns_broodlord_on(tree, capsys):
+    (tree / "conf" / "emperor.d").mkdir()
+    (tree / "conf" / "emperor.d" / "broodlord.ini").write_text("[uwsgi]\nemperor-broodlord = 8\n")
+    code, _out, err = run(["app1", "--module", "m", "--zerg"], capsys)
+    assert (code, err) == (0, "")
+
+
+def test_confdir_option_wins_over_environment(tree, capsys, tmp_path):
+    other = tmp_path / "other"
+    (other / "apps-available").mkdir(parents=True)
+    code, _out, _err = run(["app1", "--module", "mysite.wsgi", "--confdir", str(other)], capsys)
+    assert code == 0
+    assert (other / "apps-available" / "app1.ini").read_text() == golden("minimal", "ini")
+    assert not ini_path(tree).exists()
+
+
+def test_name_suffix_is_stripped(tree, capsys):
+    code, _out, _err = run(["app1.ini", "--module", "mysite.wsgi"], capsys)
+    assert code == 0
+    assert ini_path(tree).read_text() == golden("minimal", "ini")
+
+
+def test_rundir_moves_the_sockets(tree, capsys, monkeypatch):
+    monkeypatch.setenv("UWSGI_RUNDIR", "/srv/run")
+    code, out, _err = run(["app1", "--module", "m", "--zerg", "--nginx", "a.org", "--stdout"], capsys)
+    assert code == 0
+    assert "zerg-server = /srv/run/app1-broodlord.sock\n" in out
+    assert "zerg = /srv/run/app1-broodlord.sock\n" in out
+
+
+def test_admin_template_overrides_the_packaged_one(tree, capsys):
+    (tree / "conf" / "templates").mkdir()
+    (tree / "conf" / "templates" / "vassal.ini.j2").write_text(
+        "# site template\n[uwsgi]\nmodule = {{ module }}\n\n\n\nplugins = python3   \n"
+    )
+    argv = ["app1", "--module", "mysite.wsgi", "--nginx", "app.example.org",
+            "--nginx-dir", str(site_path(tree).parent)]
+    code, _out, _err = run(argv, capsys)
+    assert code == 0
+    assert ini_path(tree).read_text() == "# site template\n[uwsgi]\nmodule = mysite.wsgi\n\nplugins = python3\n"
+    assert site_path(tree).read_text() == golden("nginx", "nginx")
+
+
+def test_admin_template_with_an_unknown_variable_is_refused(tree, capsys):
+    (tree / "conf" / "templates").mkdir()
+    (tree / "conf" / "templates" / "vassal.ini.j2").write_text("[uwsgi]\n\nmodule = {{ modul }}\n")
+    before = snapshot(tree)
+    code, out, err = run(["app1", "--module", "mysite.wsgi"], capsys)
+    assert (code, out) == (1, "")
+    assert err == f"uwsgi-newapp: template {tree}/conf/templates/vassal.ini.j2 line 3: 'modul' is undefined\n"
+    assert snapshot(tree) == before
+
+
+def test_admin_template_with_a_syntax_error_is_refused(tree, capsys):
+    (tree / "conf" / "templates").mkdir()
+    (tree / "conf" / "templates" / "nginx-site.conf.j2").write_text("server {\n{% if x %}\n}\n")
+    before = snapshot(tree)
+    argv = ["app1", "--module", "m", "--nginx", "a.org", "--nginx-dir", str(site_path(tree).parent)]
+    code, out, err = run(argv, capsys)
+    assert (code, out) == (1, "")
+    assert err == (
+        f"uwsgi-newapp: template {tree}/conf/templates/nginx-site.conf.j2 line 3: "
+        "Unexpected end of template. Jinja was looking for the following tags: 'elif' or 'else' "
+        "or 'endif'. The innermost block that needs to be closed is 'if'.\n"
+    )
+    assert snapshot(tree) == before
+
+
+BAD_INPUTS = [
+    (["../x", "--module", "m"], "invalid app name '../x': it must not contain a path separator"),
+    ([".hidden", "--module", "m"], "invalid app name '.hidden': it must not start with a dot"),
+    (["a b", "--module", "m"], "invalid app name 'a b': only letters, digits and . _ @ + - are allowed"),
+    (["app1", "--module", "my-site.wsgi"],
+     "invalid module 'my-site.wsgi': expected dotted Python names with an optional :callable, "
+     "e.g. mysite.wsgi or mysite.wsgi:application"),
+    (["app1", "--module", "m", "--env", "FOO"],
+     "invalid --env 'FOO': expected KEY=VALUE with KEY a variable name"),
+    (["app1", "--module", "m", "--nginx", "a.org", "--static", "static=/srv"],
+     "invalid --static 'static=/srv': expected URL=DIR with URL starting with '/'"),
+    (["app1", "--module", "m", "--nginx", "a b.org"],
+     "invalid server name 'a b.org': expected a host name such as app.example.org or *.example.org"),
+    (["app1", "--module", "m", "--nginx", "a.org;"],
+     "invalid server name 'a.org;': expected a host name such as app.example.org or *.example.org"),
+    (["app1", "--module", "m", "--user", "no-such-user-xyz", "--group", "root"],
+     "no such user: no-such-user-xyz"),
+    (["app1", "--module", "m", "--user", "root", "--group", "no-such-group-xyz"],
+     "no such group: no-such-group-xyz"),
+    (["app1", "--module", "m", "--chdir", "{tree}/nope", "--strict"],
+     "--chdir {tree}/nope is not a directory"),
+    (["app1", "--module", "m", "--virtualenv", "{tree}/nope", "--strict"],
+     "--virtualenv {tree}/nope is not a directory"),
+    (["app1", "--module", "m", "--nginx", "a.org", "--static", "/s={tree}/nope", "--strict"],
+     "--static {tree}/nope is not a directory"),
+    (["app1", "--module", "m", "--virtualenv", "{tree}/venv312"],
+     "virtualenv {tree}/venv312 is built for Python 3.12; the packaged uWSGI runs Python 3.11"),
+    (["taken", "--module", "m"],
+     "{tree}/conf/apps-available/taken.ini already exists (use --force to overwrite it)"),
+    # The ini could be written, the server block not: neither is.
+    (["app1", "--module", "m", "--nginx", "a.org", "--nginx-dir", "{tree}/nginx/sites-available"],
+     "{tree}/nginx/sites-available/app1 already exists (use --force to overwrite it)"),
+    (["app1", "--module", "m", "--nginx", "a.org", "--nginx-dir", "{tree}/missing"],
+     "directory {tree}/missing does not exist"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_INPUTS)
+def test_bad_input_is_refused_and_nothing_is_written(tree, capsys, argv, message):
+    (tree / "venv312" / "lib" / "python3.12").mkdir(parents=True)
+    ini_path(tree, "taken").write_text("[uwsgi]\nmodule = old\n")
+    site_path(tree).write_text("server {}\n")
+    before = snapshot(tree)
+    code, out, err = run([a.format(tree=tree) for a in argv], capsys)
+    assert (code, out) == (1, "")
+    assert err == f"uwsgi-newapp: {message.format(tree=tree)}\n"
+    assert snapshot(tree) == before
+
+
+USAGE_ERRORS = [
+    (["app1"], "the following arguments are required: --module"),
+    (["app1", "--module", "m", "--processes", "0"], "argument --processes: must be 1 or more: '0'"),
+    (["app1", "--module", "m", "--processes", "two"], "argument --processes: not a whole number: 'two'"),
+    (["app1", "--module", "m", "--threads", "-1"], "argument --threads: must be 1 or more: '-1'"),
+    (["app1", "--module", "m", "--user", "root"], "--user and --group go together"),
+    (["app1", "--module", "m", "--group", "root"], "--user and --group go together"),
+    (["app1", "--module", "m", "--static", "/s=/srv"], "--static needs --nginx"),
+    (["app1", "--module", "m", "--nginx-dir", "/srv"], "--nginx-dir needs --nginx"),
+]
+
+
+@pytest.mark.parametrize("argv, message", USAGE_ERRORS)
+def test_usage_errors_exit_2(tree, capsys, argv, message):
+    before = snapshot(tree)
+    with pytest.raises(SystemExit) as exit_:
+        newapp_cli.main(argv)
+    out, err = capsys.readouterr()
+    assert (exit_.value.code, out) == (2, "")
+    assert err.splitlines()[-1] == f"uwsgi-newapp: error: {message}"
+    assert snapshot(tree) == before
+
+
+def test_parser_has_a_description_and_help_for_every_option():
+    parser = newapp_cli.build_parser()
+    assert parser.prog == "uwsgi-newapp" and parser.description
+    assert all(action.help for action in parser._actions)
+
+
+# The real parsers.
+
+def _uwsgi(uwsgi_bin, *args):
+    return subprocess.run(
+        [uwsgi_bin, "--strict", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        env=inicheck.uwsgi_env(), timeout=30,
+    )
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+def test_uwsgi_strict_accepts_the_ini(uwsgi_bin, tmp_path, case):
+    ini = tmp_path / "app1.ini"
+    shutil.copy(GOLDEN / f"{case}.ini", ini)
+    zerg = "--zerg" in GOLDEN_CASES[case]
+    proc = _uwsgi(uwsgi_bin, "--ini", str(ini), "--get", "socket")
+    assert (proc.returncode, proc.stdout) == (0, f"127.0.0.1:{ZERG_PORT}\n" if zerg else ""), proc.stderr
+    if zerg:
+        proc = _uwsgi(uwsgi_bin, "--ini", f"{ini}:zerg", "--get", "zerg")
+        assert (proc.returncode, proc.stdout) == (0, "/run/uwsgi/app1-broodlord.sock\n"), proc.stderr
+
+
+def test_uwsgi_reads_a_percent_in_a_value_literally(uwsgi_bin, tmp_path):
+    ini = tmp_path / "app1.ini"
+    shutil.copy(GOLDEN / "full.ini", ini)
+    proc = _uwsgi(uwsgi_bin, "--ini", str(ini), "--get", "env")
+    assert (proc.returncode, proc.stdout) == (0, "DJANGO_SETTINGS_MODULE=mysite.settings\n")
+    one = tmp_path / "one.ini"
+    one.write_text("[uwsgi]\nchdir = " + newapp.ini_value("/srv/100% %n") + "\n")
+    proc = _uwsgi(uwsgi_bin, "--ini", str(one), "--get", "chdir")
+    assert (proc.returncode, proc.stdout) == (0, "/srv/100% %n\n")
+
+
+def test_uwsgi_strict_would_catch_a_bad_option(uwsgi_bin, tmp_path):
+    """The check above can fail: the same call rejects an unknown option."""
+    ini = tmp_path / "app1.ini"
+    ini.write_text(golden("zerg", "ini") + "foobar = 1\n")
+    proc = _uwsgi(uwsgi_bin, "--ini", f"{ini}:zerg", "--get", "socket")
+    assert proc.returncode == 1
+    assert "[strict-mode] unknown config directive: foobar" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("case", sorted(c for c, argv in GOLDEN_CASES.items() if "--nginx" in argv))
+def test_nginx_accepts_the_server_block(tmp_path, case):
+    nginx = shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin")
+    assert nginx, "nginx is missing (scripts/apt-test-deps.txt installs nginx-light)"
+    app = newapp.App(name="app1", module="mysite.wsgi", zerg="--zerg" in GOLDEN_CASES[case],
+                     server_name="app.example.org", static=[("/static/", "/srv/mysite/static")])
+    plan = newapp.plan(app, str(tmp_path), str(tmp_path), "/run/uwsgi", False, None, None,
+                       port_picker=lambda avoid: ZERG_PORT, nginx_logdir=str(tmp_path))
+    (tmp_path / "site").write_text(plan.files[1][1])
+    # Relative includes (uwsgi_params) are looked up beside the main config.
+    shutil.copy("/etc/nginx/uwsgi_params", tmp_path)
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nevents {{}}\nhttp {{\n    include {tmp_path}/site;\n}}\n"
+    )
+    proc = subprocess.run(
+        [nginx, "-t", "-q", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
+         "-e", str(tmp_path / "error.log")],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    # The block really was read: the same call fails on a broken one.
+    (tmp_path / "site").write_text(plan.files[1][1].replace("uwsgi_pass", "uwsgi_passs"))
+    proc = subprocess.run(
+        [nginx, "-t", "-q", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
+         "-e", str(tmp_path / "error.log")],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert proc.returncode == 1 and 'unknown directive "uwsgi_passs"' in proc.stderr
+
+
+# A real emperor starting the zerg section: it must attach to the app's socket and bind nothing.
+
+VASSAL_DEFAULTS = """[uwsgi]
+if-not-opt = socket
+socket = {run}/%N.sock
+endif =
+if-not-opt = logto
+logto = {run}/%N.log
+endif =
+if-not-opt = master
+master = true
+endif =
+if-not-opt = vacuum
+vacuum = true
+endif =
+if-opt = zerg-server
+master-fifo = {run}/%N.fifo
+endif =
+"""
+
+
+def _wait_for(predicate, what, proc, timeout=60):
+    """Poll until PREDICATE holds; a bounded wait, not a timing assertion."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert proc.poll() is None, f"emperor exited while waiting for {what}"
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.1)
+
+
+def test_real_emperor_starts_a_zerg_that_attaches_to_the_app_socket(uwsgi_bin, tmp_path, capsys):
+    run_dir, vassals, app_dir = tmp_path / "run", tmp_path / "vassals", tmp_path / "app"
+    for d in (run_dir, vassals, app_dir):
+        d.mkdir()
+    (app_dir / "hello.py").write_text(
+        "def application(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'hello']\n"
+    )
+    port = newapp.free_port(avoid=set())
+    app = newapp.App(name="app1", module="hello", chdir=str(app_dir), processes=1, zerg=True)
+    plan = newapp.plan(app, str(tmp_path), str(tmp_path), str(run_dir), True, None, None,
+                       port_picker=lambda avoid: port)
+    (vassals / "app1.ini").write_text(plan.files[0][1])
+    (tmp_path / "defaults.ini").write_text(VASSAL_DEFAULTS.format(run=run_dir))
+    (tmp_path / "emperor.ini").write_text(
+        f"[uwsgi]\nemperor = {vassals}\nemperor-freq = 1\nvassals-include = {tmp_path}/defaults.ini\n"
+        f"emperor-broodlord = 1\nlogto = {tmp_path}/emperor.log\n"
+    )
+    log = run_dir / "app1.log"
+    emperor = subprocess.Popen(
+        [uwsgi_bin, "--ini", str(tmp_path / "emperor.ini")], stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=inicheck.uwsgi_env(),
+        start_new_session=True,
+    )
+    try:
+        _wait_for(lambda: (run_dir / "app1.fifo").exists(), "master fifo of the app", emperor)
+        _wait_for(lambda: "spawned uWSGI worker 1" in log.read_text(), "app worker", emperor)
+        # 'B' on the master fifo is the very call vassal-sos-backlog makes under load.
+        with open(run_dir / "app1.fifo", "w") as fifo:
+            fifo.write("B")
+        _wait_for(lambda: "zerg sockets attached" in log.read_text(), "zerg", emperor)
+        _wait_for(lambda: log.read_text().count("spawned uWSGI worker 1") == 2, "zerg worker", emperor)
+        text = log.read_text()
+        assert [l for l in text.splitlines() if " bound to " in l or " attached to " in l] == [
+            f"uwsgi socket 0 bound to TCP address 127.0.0.1:{port} fd 3",
+            f"uwsgi zerg socket 1 attached to INET address 127.0.0.1:{port} fd 4",
+        ]
+        assert sorted(p.name for p in run_dir.iterdir()) == [
+            "app1-broodlord.sock", "app1.fifo", "app1.log"
+        ]
+        assert "vassal app1.ini:zerg is ready to accept requests" in (tmp_path / "emperor.log").read_text()
+    finally:
+        os.killpg(emperor.pid, signal.SIGINT)
+        try:
+            emperor.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(emperor.pid, signal.SIGKILL)
+            emperor.wait()
