@@ -3,6 +3,7 @@
 
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -470,9 +471,11 @@ def test_real_emperor_starts_a_zerg_that_attaches_to_the_app_socket(uwsgi_bin, t
         _wait_for(lambda: "zerg sockets attached" in log.read_text(), "zerg", emperor)
         _wait_for(lambda: log.read_text().count("spawned uWSGI worker 1") == 2, "zerg worker", emperor)
         text = log.read_text()
-        assert [l for l in text.splitlines() if " bound to " in l or " attached to " in l] == [
-            f"uwsgi socket 0 bound to TCP address 127.0.0.1:{port} fd 3",
-            f"uwsgi zerg socket 1 attached to INET address 127.0.0.1:{port} fd 4",
+        sockets = [l for l in text.splitlines() if " bound to " in l or " attached to " in l]
+        # The fd numbers depend on what the emperor hands down; the addresses are the point.
+        assert [re.sub(r" fd \d+$", "", l) for l in sockets] == [
+            f"uwsgi socket 0 bound to TCP address 127.0.0.1:{port}",
+            f"uwsgi zerg socket 1 attached to INET address 127.0.0.1:{port}",
         ]
         assert sorted(p.name for p in run_dir.iterdir()) == [
             "app1-broodlord.sock", "app1.fifo", "app1.log"
