@@ -8,6 +8,7 @@ RUNDIR = "/run/uwsgi"
 LOGDIR = "/var/log/uwsgi"
 VENV = "/opt/venvs/uwsgi-emperor"
 UWSGI_BIN = VENV + "/bin/uwsgi"
+DEBIAN_UWSGI_BIN = "/usr/bin/uwsgi"  # Debian's uwsgi-core, for python3-uwsgi-ensite
 NGINX_SITES = "/etc/nginx/sites-available"
 
 AVAILABLE = "apps-available"
@@ -36,5 +37,13 @@ def logdir(environ=os.environ):
 
 
 def uwsgi_bin(environ=os.environ):
-    """The packaged uwsgi binary ($UWSGI_BIN overrides it, for tests against an unpacked .deb)."""
-    return environ.get("UWSGI_BIN") or UWSGI_BIN
+    """The packaged uwsgi binary ($UWSGI_BIN overrides it, for tests against an unpacked .deb).
+
+    Without the venv, on a host that runs Debian's own uwsgi package with the helpers alone
+    (python3-uwsgi-ensite), Debian's /usr/bin/uwsgi checks the inis instead.
+    """
+    if environ.get("UWSGI_BIN"):
+        return environ["UWSGI_BIN"]
+    if not os.path.exists(UWSGI_BIN) and os.path.exists(DEBIAN_UWSGI_BIN):
+        return DEBIAN_UWSGI_BIN
+    return UWSGI_BIN
