@@ -1,0 +1,266 @@
+"""Clean Debian 12 roots for system tests (and the benchmark): build, unpack, run things inside.
+
+- tarball(): a bookworm root made by mmdebstrap from the host's own apt mirror, cached under
+  .cache/roots/ and rebuilt when missing (its name carries a hash of the recipe, so a changed
+  recipe builds a new one).
+- Root: one unpacked copy. Root.machine(net=...) starts a long-lived set of namespaces
+  (pid, mount, and with net=True a network namespace with only `lo`) whose PID 1 is
+  nsinit.py, chrooted into the root; Machine.run() runs a shell command in there.
+  Everything mounted or started inside dies with PID 1, and Machine.stop() checks that.
+- Downloads need the network, services must not share the host's ports: download/install
+  with net=False, run services in a net=True machine. apt's and pip's caches are bind-mounted
+  from .cache/ so reruns do not download again.
+"""
+
+import contextlib
+import hashlib
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+CACHE = REPO / ".cache"
+NSINIT = pathlib.Path(__file__).resolve().with_name("nsinit.py")
+HOST_PYTHON = "/usr/bin/python3"
+SUITE = "bookworm"
+
+# What the tests use inside the root besides the package under test: nginx (the article's
+# front end), logrotate (point 5), procps (ps/pgrep), curl (HTTP checks) and python3-venv
+# (the apps' own venvs). The package's dependencies are NOT here: apt resolves them.
+TEST_TOOLS = ("nginx", "logrotate", "procps", "curl", "python3-venv", "bash-completion", "man-db")
+
+ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": "/root",
+    "DEBIAN_FRONTEND": "noninteractive",
+    "TERM": "dumb",
+}
+
+
+def host_sources():
+    """The host's Debian apt sources (deb822 or one-line), as mmdebstrap mirror arguments."""
+    found = []
+    for path in [pathlib.Path("/etc/apt/sources.list"),
+                 *sorted(pathlib.Path("/etc/apt/sources.list.d").glob("*"))]:
+        if path.suffix not in (".list", ".sources") or not path.is_file():
+            continue
+        text = path.read_text()
+        if SUITE in text and "debian" in text:
+            found.append(path)
+    if not found:
+        raise RuntimeError("no Debian bookworm apt source on this host")
+    return found
+
+
+def _recipe_hash(*parts):
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(str(part).encode())
+    return h.hexdigest()[:12]
+
+
+def tarball(include=TEST_TOOLS, variant="apt", compress=False, cache=CACHE):
+    """Path of a cached bookworm root tarball with INCLUDE installed; built when missing.
+
+    apt's lists are kept in it (--skip=cleanup/apt/lists) so a root can resolve the package's
+    dependencies without `apt-get update` each time.
+    """
+    sources = host_sources()
+    key = _recipe_hash(variant, sorted(include), *(p.read_text() for p in sources))
+    suffix = ".tar.gz" if compress else ".tar"
+    out = pathlib.Path(cache) / "roots" / f"{SUITE}-{variant}-{key}{suffix}"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial" + suffix)
+    cmd = ["mmdebstrap", "--mode=root", f"--variant={variant}", "--quiet"]
+    if include:
+        cmd.append("--include=" + ",".join(include))
+    if not compress:
+        cmd.append("--skip=cleanup/apt/lists")
+    cmd += [SUITE, str(partial), *map(str, sources)]
+    subprocess.run(cmd, check=True, env=dict(ENV, TMPDIR="/tmp"))
+    partial.rename(out)
+    return out
+
+
+def mounts_under(path):
+    """Mount points at or below PATH in the host's mount namespace."""
+    path = os.path.realpath(path)
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].replace("\\040", " ")
+            if point == path or point.startswith(path + "/"):
+                found.append(point)
+    return found
+
+
+def processes_under(path):
+    """PIDs of host processes whose root directory is PATH (still running in a test root)."""
+    path = os.path.realpath(path)
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            root = os.readlink(f"/proc/{entry}/root")
+        except OSError:
+            continue
+        if root == path or root.startswith(path + "/"):
+            found.append(int(entry))
+    return found
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+class Machine:
+    """Namespaces whose PID 1 is chrooted into a Root; run() executes shell commands there."""
+
+    def __init__(self, root, net=True, binds=()):
+        self.root = root
+        self.net = net
+        self.binds = list(binds)
+        self.unshare = None
+        self.pid1 = None
+
+    def start(self):
+        cmd = ["unshare", "--fork", "--pid", "--mount", "--kill-child",
+               f"--mount-proc={self.root.path}/proc"]
+        if self.net:
+            cmd.append("--net")
+        args = [f"{host}:{inside}" for host, inside in self.binds]
+        cmd += [HOST_PYTHON, str(NSINIT), str(self.root.path), *args]
+        env = dict(ENV, NSINIT_NET="1" if self.net else "0")
+        self.unshare = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, env=env, start_new_session=True)
+        line = self.unshare.stdout.readline().strip()
+        if line != "ready":
+            err = self.unshare.stderr.read() if self.unshare.poll() is not None else ""
+            self.stop()
+            raise RuntimeError(f"the root's namespaces did not start: {line!r} {err}")
+        kids = _children(self.unshare.pid)
+        assert len(kids) == 1, kids
+        self.pid1 = kids[0]
+        return self
+
+    def _argv(self, command):
+        ns = ["-m", "-p"] + (["-n"] if self.net else [])
+        return ["nsenter", "-t", str(self.pid1), *ns, "-r", "-w", "--", "/bin/sh", "-c", command]
+
+    def run(self, command, check=True, timeout=300, input=None, env=None):
+        """Run COMMAND (a shell string) inside; returns the CompletedProcess (text)."""
+        proc = subprocess.run(self._argv(command), capture_output=True, text=True,
+                              timeout=timeout, input=input, env=dict(ENV, **(env or {})))
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{command!r} exited {proc.returncode}\n"
+                                 f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
+        return proc
+
+    def out(self, command, **kw):
+        return self.run(command, **kw).stdout.strip()
+
+    def popen(self, command, env=None):
+        """Start COMMAND inside in the background (stdout/stderr piped, text)."""
+        return subprocess.Popen(self._argv(command), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=dict(ENV, **(env or {})))
+
+    def stop(self):
+        """Kill everything inside (PID 1 leaving kills the namespace) and wait for it."""
+        if self.unshare is None:
+            return
+        if self.unshare.poll() is None:
+            # PID 1 (nsinit) leaves on SIGTERM, and the kernel then kills the rest of the pid
+            # namespace; unshare itself ignores SIGTERM while it waits. SIGKILL on unshare is
+            # the fallback: --kill-child then SIGKILLs PID 1.
+            if self.pid1 is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid1, signal.SIGTERM)
+            try:
+                self.unshare.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.unshare.pid, signal.SIGKILL)
+                self.unshare.wait(timeout=10)
+        for stream in (self.unshare.stdout, self.unshare.stderr):
+            stream.close()
+        self.unshare = None
+        # The kernel tears the namespace down asynchronously: give it a moment.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if not processes_under(self.root.path) and not mounts_under(self.root.path):
+                break
+            time.sleep(0.1)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Root:
+    """A fresh unpacked copy of a root tarball under DEST."""
+
+    def __init__(self, path, cache=CACHE):
+        self.path = pathlib.Path(path)
+        self.cache = pathlib.Path(cache)
+        self.machines = []
+
+    @classmethod
+    def unpack(cls, tar, dest, cache=CACHE):
+        dest = pathlib.Path(dest)
+        dest.mkdir(parents=True)
+        subprocess.run(["tar", "-xf", str(tar), "-C", str(dest), "--numeric-owner"], check=True)
+        root = cls(dest, cache)
+        # The network-enabled machine resolves names like the host does.
+        resolv = dest / "etc/resolv.conf"
+        if resolv.is_symlink() or resolv.exists():
+            resolv.unlink()
+        shutil.copy("/etc/resolv.conf", resolv)
+        return root
+
+    def cache_binds(self):
+        """apt's archive cache and pip's cache, shared by every root (reruns are fast)."""
+        apt = self.cache / "apt-archives"
+        (apt / "partial").mkdir(parents=True, exist_ok=True)
+        pip = self.cache / "pip"
+        pip.mkdir(parents=True, exist_ok=True)
+        return [(apt, "/var/cache/apt/archives"), (pip, "/root/.cache/pip")]
+
+    def machine(self, net=True):
+        m = Machine(self, net=net, binds=self.cache_binds())
+        self.machines.append(m)
+        return m.start()
+
+    @contextlib.contextmanager
+    def online(self):
+        """A machine on the host's network (for apt/pip downloads), stopped afterwards."""
+        m = self.machine(net=False)
+        try:
+            yield m
+        finally:
+            m.stop()
+
+    def stop_all(self):
+        for m in self.machines:
+            m.stop()
+
+    def leftovers(self):
+        """(mounts, pids) still under this root after stop_all(): both must be empty."""
+        return mounts_under(self.path), processes_under(self.path)
+
+    def remove(self):
+        mounts, pids = self.leftovers()
+        if mounts or pids:
+            raise RuntimeError(f"refusing to remove {self.path}: mounts {mounts}, processes {pids}")
+        shutil.rmtree(self.path)
