@@ -9,7 +9,7 @@ import dataclasses
 import glob
 import os
 import re
-import socket
+import shlex
 import tempfile
 import traceback
 from dataclasses import dataclass, field
@@ -26,10 +26,8 @@ TEMPLATES = "templates"
 VASSAL_TEMPLATE = "vassal.ini.j2"
 NGINX_TEMPLATE = "nginx-site.conf.j2"
 # Broodlord settings written into --zerg apps (measured, see the comment in vassal.ini.j2).
-ZERG_BACKLOG = 10
+ZERG_SOS = 1
 ZERG_IDLE = 30
-ZERG_HOST = "127.0.0.1"
-BROODLORD_DROPIN = "emperor.d/broodlord.ini"
 BROODLORD_DEFAULT = 8
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -38,7 +36,7 @@ _ENV_KEY = re.compile(rf"{_IDENT}\Z")
 _LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 # Characters that would end or change an nginx directive; refused rather than quoted.
 _NGINX_UNSAFE = re.compile(r"[\s;{}'\"#\\$]")
-_PORT_LINE = re.compile(r"^\s*([A-Za-z0-9-]+)\s*=\s*\S*:(\d+)\s*$", re.M)
+_BROODLORD_LINE = re.compile(r"^\s*emperor-broodlord\s*=\s*(\S+)", re.M)
 
 
 class NewAppError(ValueError):
@@ -184,79 +182,79 @@ def check_virtualenv(venv, strict, python=PACKAGED_PYTHON):
     return None
 
 
-def used_ports(available, skip=None):
-    """TCP ports the ini files in AVAILABLE listen on (host:port values), except app SKIP's."""
-    ports = set()
-    for path in glob.glob(os.path.join(glob.escape(available), "*" + paths.SUFFIX)):
-        if skip and os.path.basename(path) == skip + paths.SUFFIX:
-            continue
-        ports |= ini_ports(path)
-    return ports
+def _broodlord_count(value):
+    """uWSGI reads the option as a number (atoi): anything but a positive one leaves it off."""
+    found = re.match(r"\d+", value)
+    return int(found.group()) if found else 0
 
 
-def ini_ports(path):
-    """The ports of a file's socket-like options (socket = 127.0.0.1:8001 and the like)."""
+def broodlord_in_ini(path):
+    """Does PATH (emperor.ini) set emperor-broodlord to N > 0 on an uncommented line?"""
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             text = handle.read()
     except OSError:
-        return set()
-    return {
-        int(port)
-        for key, port in _PORT_LINE.findall(text)
-        if "socket" in key or key in ("http", "https")
-    }
+        return False
+    return any(_broodlord_count(value) > 0 for value in _BROODLORD_LINE.findall(text))
 
 
-def free_port(avoid, host=ZERG_HOST, tries=50):
-    """A port nothing listens on now (the kernel picks it) and no other app is configured for."""
-    held = []
+def emperor_opts(path):
+    """The value EMPEROR_OPTS gets from PATH (/etc/default/uwsgi-emperor, a shell file the
+    init script sources and systemd reads): the last assignment wins; None if none."""
     try:
-        for _ in range(tries):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            # Keep each socket open until done so the kernel never offers the same port twice.
-            held.append(sock)
-            sock.bind((host, 0))
-            port = sock.getsockname()[1]
-            if port not in avoid:
-                return port
-    finally:
-        for sock in held:
-            sock.close()
-    raise NewAppError(f"no free port on {host} after {tries} tries")
-
-
-def zerg_port(available, name, bind=free_port):
-    """The app's own port when it already has one (a --force rewrite keeps nginx in step),
-    else a free port no other app uses."""
-    own = ini_ports(os.path.join(available, name + paths.SUFFIX))
-    if len(own) == 1:
-        return own.pop()
-    return bind(used_ports(available, skip=name))
-
-
-def broodlord_enabled(confdir):
-    """Does emperor.ini or an emperor.d/*.ini drop-in set emperor-broodlord (uncommented)?"""
-    files = [os.path.join(confdir, "emperor.ini")]
-    files += sorted(glob.glob(os.path.join(glob.escape(confdir), "emperor.d", "*.ini")))
-    setting = re.compile(r"^\s*emperor-broodlord\s*=\s*\S", re.M)
-    for path in files:
-        try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                if setting.search(handle.read()):
-                    return True
-        except OSError:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    value = None
+    for line in lines:
+        if line.lstrip().startswith("#"):
             continue
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:
+            continue
+        if words[:1] == ["export"]:
+            words = words[1:]
+        for word in words:
+            name, sep, rest = word.partition("=")
+            if sep and name == "EMPEROR_OPTS":
+                value = rest
+    return value
+
+
+def broodlord_in_opts(opts):
+    """Does an EMPEROR_OPTS value pass --emperor-broodlord N (or --emperor-broodlord=N), N > 0?"""
+    # The unquoted $EMPEROR_OPTS of the init script and the unit is split at blanks.
+    words = (opts or "").split()
+    for index, word in enumerate(words):
+        if word.startswith("--emperor-broodlord="):
+            value = word.partition("=")[2]
+        elif word == "--emperor-broodlord" and index + 1 < len(words):
+            value = words[index + 1]
+        else:
+            continue
+        if _broodlord_count(value) > 0:
+            return True
     return False
 
 
-def broodlord_note(confdir):
+def broodlord_enabled(confdir, defaults):
+    """Is emperor-broodlord on: uncommented in CONFDIR/emperor.ini, or in EMPEROR_OPTS of
+    DEFAULTS (/etc/default/uwsgi-emperor)?"""
+    return broodlord_in_ini(os.path.join(confdir, "emperor.ini")) or broodlord_in_opts(
+        emperor_opts(defaults)
+    )
+
+
+def broodlord_note(confdir, defaults):
     """What the admin must do for zergs to be spawned at all."""
-    dropin = os.path.join(confdir, BROODLORD_DROPIN)
+    emperor_ini = os.path.join(confdir, "emperor.ini")
     return (
-        "broodlord is off in the emperor, so no zerg will ever start: create "
-        f"{dropin} containing the two lines '[uwsgi]' and "
-        f"'emperor-broodlord = {BROODLORD_DEFAULT}', then restart uwsgi-emperor"
+        "broodlord is off in the emperor, so no zerg will ever start: set "
+        f'EMPEROR_OPTS="--emperor-broodlord {BROODLORD_DEFAULT}" in {defaults} '
+        f"(or uncomment emperor-broodlord in {emperor_ini}), then "
+        "systemctl restart uwsgi-emperor (or /etc/init.d/uwsgi-emperor restart without systemd)"
     )
 
 
@@ -298,14 +296,10 @@ def tidy(text):
     return "\n".join(out) + "\n"
 
 
-def context(app, rundir, port=None, nginx_logdir=NGINX_LOGDIR):
+def context(app, rundir, nginx_logdir=NGINX_LOGDIR):
     """Everything the templates use."""
-    if app.zerg:
-        socket_addr = f"{ZERG_HOST}:{port}"
-        upstream = socket_addr
-    else:
-        socket_addr = None  # the vassal defaults' unix socket
-        upstream = f"unix:{rundir}/{app.name}.sock"
+    # The vassal defaults' unix socket; the [uwsgi] section never sets one.
+    socket_path = f"{rundir}/{app.name}.sock"
     return {
         "name": app.name,
         "module": app.module,
@@ -317,13 +311,13 @@ def context(app, rundir, port=None, nginx_logdir=NGINX_LOGDIR):
         "group": app.group,
         "env": list(app.env),
         "zerg": app.zerg,
-        "socket": socket_addr,
+        "socket": socket_path,
         "zerg_server": f"{rundir}/{app.name}-broodlord.sock",
-        "zerg_backlog": ZERG_BACKLOG,
+        "zerg_sos": ZERG_SOS,
         "zerg_idle": ZERG_IDLE,
         "server_name": app.server_name,
         "static": list(app.static),
-        "upstream": upstream,
+        "upstream": f"unix:{socket_path}",
         "nginx_logdir": nginx_logdir,
     }
 
@@ -370,20 +364,21 @@ def validate(app, strict, getpwnam, getgrnam, python=PACKAGED_PYTHON):
     return app, [w for w in warnings if w]
 
 
-def plan(app, confdir, nginx_dir, rundir, strict, getpwnam, getgrnam, port_picker=None,
-         nginx_logdir=NGINX_LOGDIR, python=PACKAGED_PYTHON):
-    """Validate APP and render its files; nothing is written."""
+def plan(app, confdir, nginx_dir, rundir, strict, getpwnam, getgrnam,
+         emperor_defaults=paths.EMPEROR_DEFAULTS, nginx_logdir=NGINX_LOGDIR,
+         python=PACKAGED_PYTHON):
+    """Validate APP and render its files; nothing is written. EMPEROR_DEFAULTS is the
+    Emperor's defaults file, read (with CONFDIR/emperor.ini) to tell whether broodlord is on."""
     app, warnings = validate(app, strict, getpwnam, getgrnam, python)
     available = os.path.join(confdir, paths.AVAILABLE)
-    port = zerg_port(available, app.name, port_picker or free_port) if app.zerg else None
     env = template_environment(confdir)
-    ctx = context(app, rundir, port, nginx_logdir)
+    ctx = context(app, rundir, nginx_logdir)
     files = [(os.path.join(available, app.name + paths.SUFFIX), render(env, VASSAL_TEMPLATE, ctx))]
     if app.server_name is not None:
         files.append((os.path.join(nginx_dir, app.name), render(env, NGINX_TEMPLATE, ctx)))
     notes = []
-    if app.zerg and not broodlord_enabled(confdir):
-        notes.append(broodlord_note(confdir))
+    if app.zerg and not broodlord_enabled(confdir, emperor_defaults):
+        notes.append(broodlord_note(confdir, emperor_defaults))
     return Plan(files, warnings, notes)
 
 

@@ -60,8 +60,9 @@ def build_parser():
     )
     parser.add_argument(
         "--zerg", action="store_true",
-        help="broodlord mode: under load the emperor lends the app extra instances (zergs); "
-        "the app listens on a free 127.0.0.1 port the tool picks. Needs emperor-broodlord",
+        help="broodlord mode: when all its workers are busy the app asks the emperor for extra "
+        "instances (zergs) that serve its unix socket. Needs emperor-broodlord: "
+        f'EMPEROR_OPTS="--emperor-broodlord 8" in {paths.EMPEROR_DEFAULTS}',
     )
     parser.add_argument(
         "--nginx", metavar="SERVER_NAME", dest="server_name",
@@ -132,7 +133,7 @@ def main(argv=None):
     try:
         plan = newapp.plan(
             _app(args), confdir, nginx_dir, paths.rundir(), args.strict,
-            pwd.getpwnam, grp.getgrnam,
+            pwd.getpwnam, grp.getgrnam, emperor_defaults=paths.emperor_defaults(),
         )
         for warning in plan.warnings:
             print(f"{PROG}: warning: {warning}", file=sys.stderr)

@@ -10,6 +10,7 @@ VENV = "/opt/venvs/uwsgi-emperor"
 UWSGI_BIN = VENV + "/bin/uwsgi"
 DEBIAN_UWSGI_BIN = "/usr/bin/uwsgi"  # Debian's uwsgi-core, for python3-uwsgi-ensite
 NGINX_SITES = "/etc/nginx/sites-available"
+EMPEROR_DEFAULTS = "/etc/default/uwsgi-emperor"
 
 AVAILABLE = "apps-available"
 ENABLED = "apps-enabled"
@@ -47,3 +48,9 @@ def uwsgi_bin(environ=os.environ):
     if not os.path.exists(UWSGI_BIN) and os.path.exists(DEBIAN_UWSGI_BIN):
         return DEBIAN_UWSGI_BIN
     return UWSGI_BIN
+
+
+def emperor_defaults(environ=os.environ):
+    """The Emperor's defaults file (EMPEROR_OPTS): $UWSGI_EMPEROR_DEFAULTS or
+    /etc/default/uwsgi-emperor."""
+    return environ.get("UWSGI_EMPEROR_DEFAULTS") or EMPEROR_DEFAULTS

@@ -1,10 +1,10 @@
-"""The pure parts of uwsgi-newapp: input checks, virtualenv detection, ports, broodlord, templates."""
+"""The pure parts of uwsgi-newapp: input checks, virtualenv detection, broodlord, templates."""
 
-import socket
+import pathlib
 
 import pytest
 
-from uwsgi_emperor import newapp
+from uwsgi_emperor import newapp, paths
 from uwsgi_emperor.newapp import NewAppError
 
 
@@ -137,63 +137,74 @@ def test_missing_venv_warns_or_refuses(tmp_path):
         newapp.check_virtualenv(str(missing), strict=True)
 
 
-def test_used_ports_reads_socket_options_of_other_apps(tmp_path):
-    (tmp_path / "a.ini").write_text("[uwsgi]\nsocket = 127.0.0.1:8001\nhttp-socket = :9090\n")
-    (tmp_path / "b.ini").write_text("[uwsgi]\nhttp = 0.0.0.0:8080\nstats = 127.0.0.1:9191\n")
-    (tmp_path / "c.ini").write_text("[uwsgi]\nsocket = /run/uwsgi/c.sock\n")
-    (tmp_path / "me.ini").write_text("[uwsgi]\nsocket = 127.0.0.1:7000\n")
-    (tmp_path / "notes.txt").write_text("socket = 127.0.0.1:6000\n")
-    assert newapp.used_ports(str(tmp_path), skip="me") == {8001, 9090, 8080}
-
-
-def test_zerg_port_avoids_ports_of_other_apps(tmp_path):
-    (tmp_path / "other.ini").write_text("[uwsgi]\nsocket = 127.0.0.1:8001\n")
-    seen = []
-    assert newapp.zerg_port(str(tmp_path), "new", lambda avoid: seen.append(avoid) or 8002) == 8002
-    assert seen == [{8001}]
-
-
-def test_zerg_port_keeps_the_apps_own_port(tmp_path):
-    (tmp_path / "app.ini").write_text("[uwsgi]\nsocket = 127.0.0.1:8005\n[zerg]\nsocket = 127.0.0.1:8005\n")
-    assert newapp.zerg_port(str(tmp_path), "app", lambda avoid: pytest.fail("must not pick")) == 8005
-
-
-def test_free_port_is_bindable_and_not_avoided():
-    port = newapp.free_port(avoid=set())
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", port))
-
-
-def test_free_port_gives_up_when_every_port_is_taken():
-    with pytest.raises(NewAppError, match="^no free port on 127.0.0.1 after 3 tries$"):
-        newapp.free_port(avoid=set(range(65536)), tries=3)
+@pytest.mark.parametrize(
+    "emperor_ini, enabled",
+    [
+        (None, False),
+        ("[uwsgi]\n#emperor-broodlord = 8\n", False),
+        ("[uwsgi]\n; emperor-broodlord = 8\n", False),
+        ("[uwsgi]\nemperor-broodlord = 0\n", False),
+        ("[uwsgi]\nemperor-broodlord =\n", False),
+        ("[uwsgi]\nemperor-broodlord = 8\n", True),
+        ("[uwsgi]\n  emperor-broodlord=4\n", True),
+    ],
+)
+def test_broodlord_in_emperor_ini(tmp_path, emperor_ini, enabled):
+    if emperor_ini is not None:
+        (tmp_path / "emperor.ini").write_text(emperor_ini)
+    assert newapp.broodlord_enabled(str(tmp_path), str(tmp_path / "default")) is enabled
 
 
 @pytest.mark.parametrize(
-    "files, enabled",
+    "defaults, enabled",
     [
-        ({}, False),
-        ({"emperor.ini": "[uwsgi]\n#emperor-broodlord = 8\n"}, False),
-        ({"emperor.ini": "[uwsgi]\n; emperor-broodlord = 8\n"}, False),
-        ({"emperor.ini": "[uwsgi]\nemperor-broodlord = 8\n"}, True),
-        ({"emperor.d/broodlord.ini": "[uwsgi]\nemperor-broodlord = 4\n"}, True),
-        ({"emperor.d/broodlord.conf": "[uwsgi]\nemperor-broodlord = 4\n"}, False),
-        ({"emperor.d/other.ini": "[uwsgi]\nemperor-freq = 3\n"}, False),
+        (None, False),
+        ('EMPEROR_OPTS=""\n', False),
+        ('#   EMPEROR_OPTS="--emperor-broodlord 8"\nEMPEROR_OPTS=""\n', False),
+        ('# EMPEROR_OPTS="--emperor-broodlord 8"\n', False),
+        ('EMPEROR_OPTS="--emperor-broodlord 8"\n', True),
+        ('EMPEROR_OPTS="--emperor-broodlord=8"\n', True),
+        ("EMPEROR_OPTS='--vassals-set harakiri=30 --emperor-broodlord 2'\n", True),
+        ("export EMPEROR_OPTS=--emperor-broodlord=8\n", True),
+        ('EMPEROR_OPTS="--emperor-broodlord 8"  # lend up to 8 zergs\n', True),
+        ('EMPEROR_OPTS="--emperor-broodlord 0"\n', False),
+        ('EMPEROR_OPTS="--emperor-broodlord"\n', False),
+        ('EMPEROR_OPTS="--emperor-broodlord-x 8"\n', False),
+        ('OTHER_OPTS="--emperor-broodlord 8"\n', False),
+        # The last assignment wins, as when the shell sources the file.
+        ('EMPEROR_OPTS="--emperor-broodlord 8"\nEMPEROR_OPTS=""\n', False),
+        ('EMPEROR_OPTS=""\nEMPEROR_OPTS="--emperor-broodlord 8"\n', True),
+        # A line the shell cannot parse either sets nothing.
+        ('EMPEROR_OPTS="--emperor-broodlord 8\n', False),
     ],
 )
-def test_broodlord_enabled(tmp_path, files, enabled):
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_text(text)
-    assert newapp.broodlord_enabled(str(tmp_path)) is enabled
+def test_broodlord_in_emperor_opts(tmp_path, defaults, enabled):
+    (tmp_path / "emperor.ini").write_text("[uwsgi]\n#emperor-broodlord = 8\n")
+    if defaults is not None:
+        (tmp_path / "default").write_text(defaults)
+    assert newapp.broodlord_enabled(str(tmp_path), str(tmp_path / "default")) is enabled
 
 
-def test_broodlord_note_names_the_file_to_create():
-    assert newapp.broodlord_note("/etc/uwsgi") == (
-        "broodlord is off in the emperor, so no zerg will ever start: create "
-        "/etc/uwsgi/emperor.d/broodlord.ini containing the two lines '[uwsgi]' and "
-        "'emperor-broodlord = 8', then restart uwsgi-emperor"
+def test_packaged_files_leave_broodlord_off():
+    """The emperor.ini and /etc/default file the package ships mention the setting, commented."""
+    root = pathlib.Path(__file__).parents[2]
+    assert "\n#emperor-broodlord = 8\n" in (root / "etc/uwsgi/emperor.ini").read_text()
+    assert '\n#   EMPEROR_OPTS="--emperor-broodlord 8"\n' in (root / "debian/uwsgi-emperor.default").read_text()
+    assert not newapp.broodlord_enabled(str(root / "etc/uwsgi"), str(root / "debian/uwsgi-emperor.default"))
+
+
+def test_broodlord_note_names_both_ways_and_the_restart():
+    assert newapp.broodlord_note("/etc/uwsgi", "/etc/default/uwsgi-emperor") == (
+        "broodlord is off in the emperor, so no zerg will ever start: set "
+        'EMPEROR_OPTS="--emperor-broodlord 8" in /etc/default/uwsgi-emperor '
+        "(or uncomment emperor-broodlord in /etc/uwsgi/emperor.ini), then "
+        "systemctl restart uwsgi-emperor (or /etc/init.d/uwsgi-emperor restart without systemd)"
     )
+
+
+def test_emperor_defaults_path():
+    assert paths.emperor_defaults({}) == "/etc/default/uwsgi-emperor"
+    assert paths.emperor_defaults({"UWSGI_EMPEROR_DEFAULTS": "/tmp/d"}) == "/tmp/d"
 
 
 def test_tidy_removes_blank_runs_and_trailing_spaces():

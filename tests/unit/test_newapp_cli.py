@@ -1,11 +1,14 @@
 """uwsgi-newapp as the admin runs it: golden output, refusals, overrides, and the real parsers
 (uwsgi --strict, nginx -t, and a real emperor starting a zerg)."""
 
+import concurrent.futures
 import os
 import pathlib
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import time
 
@@ -14,7 +17,6 @@ import pytest
 from uwsgi_emperor import inicheck, newapp, newapp_cli
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
-ZERG_PORT = 8001
 
 GOLDEN_CASES = {
     "minimal": ["--module", "mysite.wsgi"],
@@ -44,14 +46,15 @@ GOLDEN_CASES = {
 
 @pytest.fixture
 def tree(tmp_path, monkeypatch):
-    """A confdir with apps-available/, an nginx sites-available/, and a fixed zerg port."""
+    """A confdir with apps-available/, an nginx sites-available/, and an Emperor defaults
+    file of its own (none yet, so broodlord is off)."""
     conf = tmp_path / "conf"
     (conf / "apps-available").mkdir(parents=True)
     sites = tmp_path / "nginx" / "sites-available"
     sites.mkdir(parents=True)
     monkeypatch.setenv("UWSGI_CONFDIR", str(conf))
     monkeypatch.delenv("UWSGI_RUNDIR", raising=False)
-    monkeypatch.setattr(newapp, "free_port", lambda avoid: ZERG_PORT)
+    monkeypatch.setenv("UWSGI_EMPEROR_DEFAULTS", str(tmp_path / "default" / "uwsgi-emperor"))
     return tmp_path
 
 
@@ -163,38 +166,68 @@ def test_force_overwrites(tree, capsys):
     assert ini_path(tree).read_text() == golden("minimal", "ini")
 
 
-def test_force_keeps_the_zerg_port_of_the_app(tree, capsys, monkeypatch):
-    ini_path(tree).write_text(golden("zerg", "ini").replace("8001", "8123"))
-    monkeypatch.setattr(newapp, "free_port", lambda avoid: pytest.fail("the app's own port is kept"))
-    code, _out, _err = run(["app1", *GOLDEN_CASES["zerg"], "--force"], capsys)
-    assert code == 0
-    assert ini_path(tree).read_text() == golden("zerg", "ini").replace("8001", "8123")
+BROODLORD_OFF_NOTE = (
+    "uwsgi-newapp: note: broodlord is off in the emperor, so no zerg will ever start: set "
+    'EMPEROR_OPTS="--emperor-broodlord 8" in {tree}/default/uwsgi-emperor '
+    "(or uncomment emperor-broodlord in {tree}/conf/emperor.ini), then "
+    "systemctl restart uwsgi-emperor (or /etc/init.d/uwsgi-emperor restart without systemd)\n"
+)
 
 
-def test_zerg_port_avoids_other_apps(tree, capsys, monkeypatch):
-    (tree / "conf" / "apps-available" / "other.ini").write_text("[uwsgi]\nsocket = 127.0.0.1:8001\n")
-    offered = []
-    monkeypatch.setattr(newapp, "free_port", lambda avoid: offered.append(avoid) or 8002)
-    code, _out, _err = run(["app1", "--module", "m", "--zerg", "--stdout"], capsys)
-    assert code == 0
-    assert offered == [{8001}]
+def _emperor_files(tree, defaults=None, emperor_ini=None):
+    if defaults is not None:
+        (tree / "default").mkdir()
+        (tree / "default" / "uwsgi-emperor").write_text(defaults)
+    if emperor_ini is not None:
+        (tree / "conf" / "emperor.ini").write_text(emperor_ini)
 
 
-def test_zerg_note_when_broodlord_is_off(tree, capsys):
+# The packaged files as shipped: the setting is only mentioned, commented out.
+SHIPPED_DEFAULTS = '# To lend up to 8 zerg workers, set:\n#   EMPEROR_OPTS="--emperor-broodlord 8"\nEMPEROR_OPTS=""\n'
+SHIPPED_EMPEROR_INI = "[uwsgi]\nemperor = /etc/uwsgi/apps-enabled\n#emperor-broodlord = 8\n"
+
+
+@pytest.mark.parametrize(
+    "defaults, emperor_ini",
+    [
+        (None, None),
+        (SHIPPED_DEFAULTS, SHIPPED_EMPEROR_INI),
+        ('EMPEROR_OPTS="--emperor-broodlord 0"\n', SHIPPED_EMPEROR_INI),
+    ],
+)
+def test_zerg_note_when_broodlord_is_off(tree, capsys, defaults, emperor_ini):
+    _emperor_files(tree, defaults, emperor_ini)
     code, _out, err = run(["app1", "--module", "m", "--zerg"], capsys)
     assert code == 0
-    assert err == (
-        "uwsgi-newapp: note: broodlord is off in the emperor, so no zerg will ever start: create "
-        f"{tree}/conf/emperor.d/broodlord.ini containing the two lines '[uwsgi]' and "
-        "'emperor-broodlord = 8', then restart uwsgi-emperor\n"
-    )
+    assert err == BROODLORD_OFF_NOTE.format(tree=tree)
 
 
-def test_no_zerg_note_when_a_dropin_turns_broodlord_on(tree, capsys):
+@pytest.mark.parametrize(
+    "defaults, emperor_ini",
+    [
+        ('EMPEROR_OPTS="--emperor-broodlord 8"\n', None),
+        (SHIPPED_DEFAULTS.replace('EMPEROR_OPTS=""', 'EMPEROR_OPTS="--emperor-broodlord=4"'), SHIPPED_EMPEROR_INI),
+        (SHIPPED_DEFAULTS, SHIPPED_EMPEROR_INI.replace("#emperor-broodlord", "emperor-broodlord")),
+    ],
+)
+def test_no_zerg_note_when_broodlord_is_on(tree, capsys, defaults, emperor_ini):
+    _emperor_files(tree, defaults, emperor_ini)
+    code, _out, err = run(["app1", "--module", "m", "--zerg"], capsys)
+    assert (code, err) == (0, "")
+
+
+def test_no_zerg_note_without_zerg(tree, capsys):
+    code, _out, err = run(["app1", "--module", "m"], capsys)
+    assert (code, err) == (0, "")
+
+
+def test_emperor_d_dropin_does_not_count(tree, capsys):
+    """The package has no emperor.d/ (uWSGI's for-glob cannot skip an empty directory),
+    so a file there turns nothing on."""
     (tree / "conf" / "emperor.d").mkdir()
     (tree / "conf" / "emperor.d" / "broodlord.ini").write_text("[uwsgi]\nemperor-broodlord = 8\n")
     code, _out, err = run(["app1", "--module", "m", "--zerg"], capsys)
-    assert (code, err) == (0, "")
+    assert (code, err) == (0, BROODLORD_OFF_NOTE.format(tree=tree))
 
 
 def test_confdir_option_wins_over_environment(tree, capsys, tmp_path):
@@ -218,6 +251,8 @@ def test_rundir_moves_the_sockets(tree, capsys, monkeypatch):
     assert code == 0
     assert "zerg-server = /srv/run/app1-broodlord.sock\n" in out
     assert "zerg = /srv/run/app1-broodlord.sock\n" in out
+    assert "socket = /srv/run/app1.sock\n" in out
+    assert "uwsgi_pass unix:/srv/run/app1.sock;\n" in out
 
 
 def test_admin_template_overrides_the_packaged_one(tree, capsys):
@@ -350,11 +385,16 @@ def test_uwsgi_strict_accepts_the_ini(uwsgi_bin, tmp_path, case):
     ini = tmp_path / "app1.ini"
     shutil.copy(GOLDEN / f"{case}.ini", ini)
     zerg = "--zerg" in GOLDEN_CASES[case]
+    # The app's socket comes from the vassal defaults, --zerg or not.
     proc = _uwsgi(uwsgi_bin, "--ini", str(ini), "--get", "socket")
-    assert (proc.returncode, proc.stdout) == (0, f"127.0.0.1:{ZERG_PORT}\n" if zerg else ""), proc.stderr
+    assert (proc.returncode, proc.stdout) == (0, ""), proc.stderr
+    proc = _uwsgi(uwsgi_bin, "--ini", str(ini), "--get", "vassal-sos")
+    assert (proc.returncode, proc.stdout) == (0, "1\n" if zerg else ""), proc.stderr
     if zerg:
         proc = _uwsgi(uwsgi_bin, "--ini", f"{ini}:zerg", "--get", "zerg")
         assert (proc.returncode, proc.stdout) == (0, "/run/uwsgi/app1-broodlord.sock\n"), proc.stderr
+        proc = _uwsgi(uwsgi_bin, "--ini", f"{ini}:zerg", "--get", "socket")
+        assert (proc.returncode, proc.stdout) == (0, "/run/uwsgi/app1.sock\n"), proc.stderr
 
 
 def test_uwsgi_reads_a_percent_in_a_value_literally(uwsgi_bin, tmp_path):
@@ -384,7 +424,7 @@ def test_nginx_accepts_the_server_block(tmp_path, case):
     app = newapp.App(name="app1", module="mysite.wsgi", zerg="--zerg" in GOLDEN_CASES[case],
                      server_name="app.example.org", static=[("/static/", "/srv/mysite/static")])
     plan = newapp.plan(app, str(tmp_path), str(tmp_path), "/run/uwsgi", False, None, None,
-                       port_picker=lambda avoid: ZERG_PORT, nginx_logdir=str(tmp_path))
+                       emperor_defaults=str(tmp_path / "default"), nginx_logdir=str(tmp_path))
     (tmp_path / "site").write_text(plan.files[1][1])
     # Relative includes (uwsgi_params) are looked up beside the main config.
     shutil.copy("/etc/nginx/uwsgi_params", tmp_path)
@@ -409,9 +449,13 @@ def test_nginx_accepts_the_server_block(tmp_path, case):
 
 # A real emperor starting the zerg section: it must attach to the app's socket and bind nothing.
 
+# The package's vassal defaults that matter here, with the run directory moved.
 VASSAL_DEFAULTS = """[uwsgi]
 if-not-opt = socket
 socket = {run}/%N.sock
+endif =
+if-not-opt = chmod-socket
+chmod-socket = 660
 endif =
 if-not-opt = logto
 logto = {run}/%N.log
@@ -422,9 +466,21 @@ endif =
 if-not-opt = vacuum
 vacuum = true
 endif =
-if-opt = zerg-server
-master-fifo = {run}/%N.fifo
-endif =
+"""
+
+# /hold keeps the worker busy until the test creates the file RELEASE.
+HOLD_APP = """import os, time
+
+RELEASE = {release!r}
+
+
+def application(environ, start_response):
+    if environ["PATH_INFO"] == "/hold":
+        deadline = time.monotonic() + 60
+        while not os.path.exists(RELEASE) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
 """
 
 
@@ -437,51 +493,74 @@ def _wait_for(predicate, what, proc, timeout=60):
         time.sleep(0.1)
 
 
-def test_real_emperor_starts_a_zerg_that_attaches_to_the_app_socket(uwsgi_bin, tmp_path, capsys):
+def _uwsgi_get(sock_path, path, timeout=60):
+    """GET PATH over the uwsgi protocol, as nginx's uwsgi_pass does; the raw response."""
+    pairs = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "SERVER_PROTOCOL": "HTTP/1.0",
+             "SERVER_NAME": "localhost", "SERVER_PORT": "80"}
+    body = b"".join(
+        struct.pack("<H", len(k)) + k.encode() + struct.pack("<H", len(v)) + v.encode()
+        for k, v in pairs.items()
+    )
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(sock_path))
+        sock.sendall(struct.pack("<BHB", 0, len(body), 0) + body)
+        chunks = []
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+
+def test_real_emperor_starts_a_zerg_that_serves_the_app_socket(uwsgi_bin, tmp_path):
     run_dir, vassals, app_dir = tmp_path / "run", tmp_path / "vassals", tmp_path / "app"
     for d in (run_dir, vassals, app_dir):
         d.mkdir()
-    (app_dir / "hello.py").write_text(
-        "def application(environ, start_response):\n"
-        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
-        "    return [b'hello']\n"
-    )
-    port = newapp.free_port(avoid=set())
+    release = tmp_path / "release"
+    (app_dir / "hello.py").write_text(HOLD_APP.format(release=str(release)))
     app = newapp.App(name="app1", module="hello", chdir=str(app_dir), processes=1, zerg=True)
     plan = newapp.plan(app, str(tmp_path), str(tmp_path), str(run_dir), True, None, None,
-                       port_picker=lambda avoid: port)
+                       emperor_defaults=str(tmp_path / "default"))
     (vassals / "app1.ini").write_text(plan.files[0][1])
     (tmp_path / "defaults.ini").write_text(VASSAL_DEFAULTS.format(run=run_dir))
     (tmp_path / "emperor.ini").write_text(
         f"[uwsgi]\nemperor = {vassals}\nemperor-freq = 1\nvassals-include = {tmp_path}/defaults.ini\n"
         f"emperor-broodlord = 1\nlogto = {tmp_path}/emperor.log\n"
     )
-    log = run_dir / "app1.log"
+    log, app_sock = run_dir / "app1.log", run_dir / "app1.sock"
     emperor = subprocess.Popen(
         [uwsgi_bin, "--ini", str(tmp_path / "emperor.ini")], stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=inicheck.uwsgi_env(),
         start_new_session=True,
     )
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     try:
-        _wait_for(lambda: (run_dir / "app1.fifo").exists(), "master fifo of the app", emperor)
-        _wait_for(lambda: "spawned uWSGI worker 1" in log.read_text(), "app worker", emperor)
-        # 'B' on the master fifo is the very call vassal-sos-backlog makes under load.
-        with open(run_dir / "app1.fifo", "w") as fifo:
-            fifo.write("B")
+        _wait_for(lambda: log.exists() and "spawned uWSGI worker 1" in log.read_text(), "app worker",
+                  emperor)
+        # The app's only worker busy: vassal-sos asks the emperor for a zerg.
+        held = pool.submit(_uwsgi_get, app_sock, "/hold")
         _wait_for(lambda: "zerg sockets attached" in log.read_text(), "zerg", emperor)
         _wait_for(lambda: log.read_text().count("spawned uWSGI worker 1") == 2, "zerg worker", emperor)
+        # With the app's worker still held, only the zerg can answer.
+        assert _uwsgi_get(app_sock, "/").endswith(b"\r\n\r\nhello")
+        assert not held.done()
+        release.touch()
+        assert held.result(timeout=60).endswith(b"\r\n\r\nhello")
         text = log.read_text()
+        assert "asking Emperor for reinforcements (overload: " in text
         sockets = [l for l in text.splitlines() if " bound to " in l or " attached to " in l]
         # The fd numbers depend on what the emperor hands down; the addresses are the point.
         assert [re.sub(r" fd \d+$", "", l) for l in sockets] == [
-            f"uwsgi socket 0 bound to TCP address 127.0.0.1:{port}",
-            f"uwsgi zerg socket 1 attached to INET address 127.0.0.1:{port}",
+            f"uwsgi socket 0 bound to UNIX address {app_sock}",
+            f"uwsgi zerg socket 1 attached to UNIX address {app_sock}",
         ]
-        assert sorted(p.name for p in run_dir.iterdir()) == [
-            "app1-broodlord.sock", "app1.fifo", "app1.log"
-        ]
+        assert sorted(p.name for p in run_dir.iterdir()) == ["app1-broodlord.sock", "app1.log", "app1.sock"]
+        assert oct(app_sock.stat().st_mode & 0o777) == "0o660"
         assert "vassal app1.ini:zerg is ready to accept requests" in (tmp_path / "emperor.log").read_text()
     finally:
+        release.touch()
+        pool.shutdown(wait=False)
         os.killpg(emperor.pid, signal.SIGINT)
         try:
             emperor.wait(timeout=30)
