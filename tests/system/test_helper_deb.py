@@ -1,0 +1,78 @@
+"""python3-uwsgi-ensite (`make helper-deb`) on a clean Debian 12 root running Debian's uwsgi.
+
+Debian's `uwsgi` and `uwsgi-plugin-python3` come from the archive; the helper package is
+installed with apt from dist/. Its uwsgi-ensite must check inis with Debian's /usr/bin/uwsgi
+(there is no /opt/venvs/uwsgi-emperor here) and enable an app that Debian's init script
+then serves on /run/uwsgi/app/NAME/socket.
+"""
+
+import pytest
+
+import uwsgi_request
+from helper_deb import helper_deb_file, helper_version
+
+pytestmark = pytest.mark.system
+
+APP = """\
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello from Debian's uwsgi"]
+"""
+
+
+@pytest.fixture(scope="module")
+def debian_uwsgi_host(clean_root):
+    deb = helper_deb_file()
+    assert deb.is_file(), f"{deb} is missing: run `make helper-deb` first"
+    dist = clean_root.path / "mnt/dist"
+    dist.mkdir(parents=True)
+    (dist / deb.name).write_bytes(deb.read_bytes())
+    policy = clean_root.path / "usr/sbin/policy-rc.d"
+    policy.write_text("#!/bin/sh\nexit 0\n")  # let maintainer scripts start services
+    policy.chmod(0o755)
+    with clean_root.online() as m:
+        m.run("apt-get install -y -q uwsgi uwsgi-plugin-python3", timeout=600)
+        m.install = m.run(f"apt-get install -y -q /mnt/dist/{deb.name}", timeout=600)
+    # Services run in a machine of their own network namespace (only lo).
+    return clean_root.machine(net=True)
+
+
+def test_installs_beside_debians_uwsgi(debian_uwsgi_host):
+    m = debian_uwsgi_host
+    assert m.out("dpkg-query -W -f '${Package} ${db:Status-Status} ${Version}\\n' "
+                 "uwsgi uwsgi-plugin-python3 python3-uwsgi-ensite").splitlines() == [
+        f"python3-uwsgi-ensite installed {helper_version()}",
+        "uwsgi installed 2.0.21-5.1",
+        "uwsgi-plugin-python3 installed 2.0.21-5.1",
+    ]
+    assert m.out("test -e /opt/venvs/uwsgi-emperor || echo no venv") == "no venv"
+    for name in ("uwsgi-ensite", "uwsgi-dissite", "uwsgi-query", "uwsgi-newapp"):
+        assert m.out(f"command -v {name}") == f"/usr/sbin/{name}"
+
+
+def test_ensite_checks_inis_with_debians_uwsgi(debian_uwsgi_host):
+    m = debian_uwsgi_host
+    m.run("printf '[uwsgi]\\nplugins = python3\\nwsgi-file = /srv/bad/app.py\\nno-such-option = 1\\n'"
+          " > /etc/uwsgi/apps-available/bad.ini")
+    proc = m.run("uwsgi-ensite bad", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr == ("uwsgi-ensite: error: app bad: /etc/uwsgi/apps-available/bad.ini: "
+                           "unknown option 'no-such-option' (uwsgi --strict rejects it)\n")
+    assert m.out("ls /etc/uwsgi/apps-enabled") == "README"
+
+
+def test_enabled_app_is_served_by_debians_init_script(debian_uwsgi_host):
+    m = debian_uwsgi_host
+    m.run("mkdir -p /srv/hello && cat > /srv/hello/app.py", input=APP)
+    m.run("printf '[uwsgi]\\nplugins = python3\\nwsgi-file = /srv/hello/app.py\\n'"
+          " > /etc/uwsgi/apps-available/hello.ini")
+    m.run("uwsgi-ensite -q hello")
+    assert m.out("readlink /etc/uwsgi/apps-enabled/hello.ini") == "../apps-available/hello.ini"
+    assert m.run("uwsgi-query -q hello", check=False).returncode == 0
+    m.run("/etc/init.d/uwsgi start")
+    response = uwsgi_request.get(m, "/run/uwsgi/app/hello/socket")
+    assert response.startswith("HTTP/1.1 200 OK\r\n")
+    assert uwsgi_request.body(response) == "hello from Debian's uwsgi"
+    # Debian's uwsgi runs it, as www-data, from the apps-enabled link.
+    assert m.out("ps -o user= -C uwsgi | sort -u") == "www-data"
+    assert "--ini /etc/uwsgi/apps-enabled/hello.ini" in m.out("ps -o args= -C uwsgi")

@@ -1,0 +1,38 @@
+"""Which uwsgi binary the helpers ask: $UWSGI_BIN, the venv's, or Debian's (helper-only hosts)."""
+
+from uwsgi_emperor import paths
+
+
+def test_env_wins(monkeypatch, tmp_path):
+    monkeypatch.setattr(paths, "UWSGI_BIN", str(tmp_path / "missing-venv-uwsgi"))
+    monkeypatch.setattr(paths, "DEBIAN_UWSGI_BIN", str(tmp_path))  # exists
+    assert paths.uwsgi_bin({"UWSGI_BIN": "/some/uwsgi"}) == "/some/uwsgi"
+
+
+def test_venv_binary_when_installed(monkeypatch, tmp_path):
+    venv, debian = tmp_path / "venv-uwsgi", tmp_path / "debian-uwsgi"
+    venv.touch()
+    debian.touch()
+    monkeypatch.setattr(paths, "UWSGI_BIN", str(venv))
+    monkeypatch.setattr(paths, "DEBIAN_UWSGI_BIN", str(debian))
+    assert paths.uwsgi_bin({}) == str(venv)
+
+
+def test_debians_uwsgi_without_the_venv(monkeypatch, tmp_path):
+    debian = tmp_path / "debian-uwsgi"
+    debian.touch()
+    monkeypatch.setattr(paths, "UWSGI_BIN", str(tmp_path / "no-venv-uwsgi"))
+    monkeypatch.setattr(paths, "DEBIAN_UWSGI_BIN", str(debian))
+    assert paths.uwsgi_bin({}) == str(debian)
+
+
+def test_neither_names_the_venv_binary(monkeypatch, tmp_path):
+    # The error the helpers then print names the binary uwsgi-emperor would have.
+    monkeypatch.setattr(paths, "UWSGI_BIN", str(tmp_path / "no-venv-uwsgi"))
+    monkeypatch.setattr(paths, "DEBIAN_UWSGI_BIN", str(tmp_path / "no-debian-uwsgi"))
+    assert paths.uwsgi_bin({}) == str(tmp_path / "no-venv-uwsgi")
+
+
+def test_defaults():
+    assert paths.UWSGI_BIN == "/opt/venvs/uwsgi-emperor/bin/uwsgi"
+    assert paths.DEBIAN_UWSGI_BIN == "/usr/bin/uwsgi"
