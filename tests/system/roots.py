@@ -13,6 +13,7 @@
 """
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import pathlib
@@ -229,27 +230,56 @@ class Root:
         shutil.copy("/etc/resolv.conf", resolv)
         return root
 
-    def cache_binds(self):
+    def cache_binds(self, apt=True):
         """apt's archive cache and pip's cache, shared by every root (reruns are fast)."""
-        apt = self.cache / "apt-archives"
-        (apt / "partial").mkdir(parents=True, exist_ok=True)
+        binds = []
+        if apt:
+            binds.append((self._apt_cache(), "/var/cache/apt/archives"))
         pip = self.cache / "pip"
         pip.mkdir(parents=True, exist_ok=True)
-        return [(apt, "/var/cache/apt/archives"), (pip, "/root/.cache/pip")]
+        binds.append((pip, "/root/.cache/pip"))
+        return binds
+
+    def _apt_cache(self):
+        apt = self.cache / "apt-archives"
+        (apt / "partial").mkdir(parents=True, exist_ok=True)
+        return apt
+
+    def link_cached_debs(self):
+        """Put every .deb of the shared cache into the root's own apt cache (hard links), so
+        an isolated machine installs what an online one downloaded without sharing apt's lock."""
+        own = self.path / "var/cache/apt/archives"
+        own.mkdir(parents=True, exist_ok=True)
+        for deb in self._apt_cache().glob("*.deb"):
+            target = own / deb.name
+            if not target.exists():
+                try:
+                    os.link(deb, target)
+                except OSError:
+                    shutil.copy(deb, target)
 
     def machine(self, net=True):
-        m = Machine(self, net=net, binds=self.cache_binds())
+        """A started Machine; net=True: own network namespace (only lo), no shared apt cache."""
+        if net:
+            self.link_cached_debs()
+        m = Machine(self, net=net, binds=self.cache_binds(apt=not net))
         self.machines.append(m)
         return m.start()
 
     @contextlib.contextmanager
     def online(self):
-        """A machine on the host's network (for apt/pip downloads), stopped afterwards."""
-        m = self.machine(net=False)
-        try:
-            yield m
-        finally:
-            m.stop()
+        """A machine on the host's network (for apt/pip downloads), stopped afterwards.
+
+        Holds a lock on the shared apt cache meanwhile: roots of concurrent test runs would
+        otherwise fail on apt's own lock of the cache directory."""
+        self.cache.mkdir(parents=True, exist_ok=True)
+        with open(self.cache / "apt-archives.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            m = self.machine(net=False)
+            try:
+                yield m
+            finally:
+                m.stop()
 
     def stop_all(self):
         for m in self.machines:

@@ -53,11 +53,24 @@ def app_ini(name):
     return f"[uwsgi]\nchdir = /srv/{name}\nvirtualenv = /srv/{name}/venv\nmodule = app:app\n"
 
 
-def build_venv(online, name):
+HOST_CA_BUNDLE = pathlib.Path("/etc/ssl/certs/ca-certificates.crt")
+ROOT_CA_BUNDLE = "/etc/ssl/host-ca-certificates.crt"
+
+
+def trust_host_cas(root):
+    """pip in the root trusts what the host trusts (a network may intercept TLS with its own
+    CA); without it pip only knows its bundled certifi. Returns pip's env for that."""
+    if not HOST_CA_BUNDLE.is_file():
+        return {}
+    shutil.copy(HOST_CA_BUNDLE, root.path / ROOT_CA_BUNDLE.lstrip("/"))
+    return {"PIP_CERT": ROOT_CA_BUNDLE}
+
+
+def build_venv(online, name, env):
     """The app's own venv, made with the root's /usr/bin/python3, Flask from PyPI (pip cache)."""
     online.run(f"/usr/bin/python3 -m venv /srv/{name}/venv && "
                f"/srv/{name}/venv/bin/pip install -q --disable-pip-version-check "
-               f"--only-binary :all: -r /srv/{name}/requirements.txt")
+               f"--only-binary :all: -r /srv/{name}/requirements.txt", env=env)
 
 
 def prepare(root, deb, apps=(), extra_debs=()):
@@ -69,11 +82,12 @@ def prepare(root, deb, apps=(), extra_debs=()):
     allow_service_starts(root)
     for name in apps:
         write_app_files(root, name)
+    pip_env = trust_host_cas(root)
     with root.online() as online:
         online.run(f"apt-get install -y -qq --download-only {inside} "
                    + " ".join(shlex.quote(d) for d in extra_debs))
         for name in apps:
-            build_venv(online, name)
+            build_venv(online, name, pip_env)
     (root.path / LOAD_CLIENT.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(FILES / "httpload.py", root.path / LOAD_CLIENT.lstrip("/"))
     return inside
@@ -97,8 +111,9 @@ def get(machine, app, path="/"):
     """(HTTP status, body) of GET PATH through nginx for APP (Host: APP.test)."""
     out = machine.run(f"curl -sS --max-time 10 -H 'Host: {app}.test' -w '\\n%{{http_code}}' "
                       f"http://127.0.0.1{path}", check=False).stdout
+    # -w puts "\n<status>" after the body: everything before the last newline is the body.
     body, _, status = out.rpartition("\n")
-    return int(status or 0), body + ("\n" if body else "")
+    return int(status or 0), body
 
 
 def wait_for(predicate, timeout, interval=0.1):

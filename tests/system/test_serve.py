@@ -1,0 +1,71 @@
+"""Points 2 and 3: Flask apps enabled with uwsgi-ensite, served through Debian's nginx.
+
+The article's server block (include uwsgi_params; uwsgi_pass unix:/run/uwsgi/NAME.sock;
+location /static/ alias) in front of the Emperor's vassals; each app has its own venv under
+/srv/NAME built with the root's /usr/bin/python3.
+"""
+
+import stack
+
+APPS = ("app1", "app2")
+SPEC_SECONDS = 5  # the issue: served within 5 s of uwsgi-ensite
+
+
+def test_app1_served_through_nginx(machine, record):
+    stack.add_app(machine, "app1")
+    machine.run("uwsgi-ensite app1")
+    _, seconds = stack.wait_for(lambda: stack.serves(machine, "app1"), SPEC_SECONDS)
+    record("app1 served after ensite (s)", round(seconds, 2))
+    assert stack.get(machine, "app1", "/seq/7") == (200, "app1 7\n")
+
+
+def test_static_file_served_by_nginx(machine):
+    assert stack.get(machine, "app1", "/static/hello.txt") == (200, "static file of app1\n")
+    # nginx answered it: the vassal's log has no such request.
+    assert "/static/hello.txt" not in machine.out("cat /var/log/uwsgi/app1.log")
+
+
+def test_vassal_runs_as_www_data(machine):
+    procs = stack.vassal_processes(machine, "app1")
+    master = stack.vassal_master(machine, "app1")
+    workers = [pid for pid, (ppid, _) in procs.items() if ppid == master]
+    assert len(workers) == 2  # processes = 2 from the vassal defaults
+    assert {user for _, user in procs.values()} == {"www-data"}
+    # The vassal master's parent is the Emperor, running as root.
+    emperor = procs[master][0]
+    assert machine.out(f"ps -o user= -p {emperor}") == "root"
+
+
+def test_socket_not_world_accessible(machine):
+    assert machine.out("stat -c '%U:%G %a %F' /run/uwsgi/app1.sock") == "www-data:www-data 660 socket"
+    connect = ("setpriv --reuid={0} --regid={1} --clear-groups /usr/bin/python3 -c "
+               "\"import socket; socket.socket(socket.AF_UNIX).connect('/run/uwsgi/app1.sock')\"")
+    # www-data (nginx's workers) can connect; anyone else (here: nobody) cannot.
+    assert machine.run(connect.format("www-data", "www-data"), check=False).returncode == 0
+    proc = machine.run(connect.format("nobody", "nogroup"), check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-1] == "PermissionError: [Errno 13] Permission denied"
+
+
+def test_two_apps_each_on_its_own_socket_and_log(machine):
+    stack.add_app(machine, "app2")
+    machine.run("uwsgi-ensite app2")
+    stack.wait_for(lambda: stack.serves(machine, "app2"), SPEC_SECONDS)
+    assert stack.get(machine, "app1", "/") == (200, "Hello from app1\n")
+    assert stack.get(machine, "app2", "/seq/3") == (200, "app2 3\n")
+    # The article's tree.
+    assert machine.out("ls /run/uwsgi").split() == [
+        "app1.sock", "app2.sock", "emperor-stats.sock", "emperor.pid"]
+    assert machine.out("ls /var/log/uwsgi").split() == ["app1.log", "app2.log", "emperor.log"]
+    assert machine.out("ls /etc/uwsgi/apps-enabled").split() == ["app1.ini", "app2.ini"]
+    assert machine.out("readlink /etc/uwsgi/apps-enabled/app2.ini") == "../apps-available/app2.ini"
+    # Each request went to its own app's log only.
+    app1_log = machine.out("cat /var/log/uwsgi/app1.log")
+    app2_log = machine.out("cat /var/log/uwsgi/app2.log")
+    assert "GET /seq/3 " in app2_log and "GET /seq/3 " not in app1_log
+    assert "GET /seq/7 " in app1_log and "GET /seq/7 " not in app2_log
+    # The vassal opens its log as root before dropping to www-data, and uWSGI creates logto
+    # files 0640: not world-readable. (logrotate then creates www-data:adm 0640 files.)
+    assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi/app2.log") == "root:root 640"
+    masters = {stack.vassal_master(machine, "app1"), stack.vassal_master(machine, "app2")}
+    assert None not in masters and len(masters) == 2
