@@ -11,36 +11,23 @@ import time
 
 import pytest
 
+import roots
 from nspawn import booted
 from project import ROOT
 
 pytestmark = pytest.mark.system
 
 CACHE = ROOT / ".cache"
-ROOT_PACKAGES = "systemd-sysv,dbus,procps,man-db"
+# systemd as init; man-db so that systemd-analyze verify can check Documentation=man:.
+ROOT_PACKAGES = ("systemd-sysv", "dbus", "procps", "man-db")
 DEB_IN_ROOT = "/root/uwsgi-emperor.deb"
-
-
-def systemd_root_tarball():
-    """A bookworm root with systemd as init, from the host's apt mirror; cached."""
-    tarball = CACHE / "roots" / "bookworm-systemd.tar"
-    if not tarball.exists():
-        tarball.parent.mkdir(parents=True, exist_ok=True)
-        partial = tarball.with_suffix(".partial.tar")
-        subprocess.run(
-            ["mmdebstrap", "--variant=apt", "--mode=root", f"--include={ROOT_PACKAGES}",
-             "bookworm", str(partial)],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        partial.rename(tarball)
-    return tarball
 
 
 @pytest.fixture(scope="module")
 def machine(deb_path, tmp_path_factory):
     root = tmp_path_factory.mktemp("systemd") / "root"
     root.mkdir()
-    subprocess.run(["tar", "-xf", str(systemd_root_tarball()), "-C", str(root)], check=True)
+    subprocess.run(["tar", "-xf", str(roots.tarball(include=ROOT_PACKAGES)), "-C", str(root)], check=True)
     shutil.copy(deb_path, root / DEB_IN_ROOT.lstrip("/"))
     # The container has no network: give it the package's dependencies now, from the
     # archive, and install the package itself inside, under systemd, as dpkg would.
