@@ -169,3 +169,18 @@ def vassal_master(machine, name):
     masters = [pid for pid, (ppid, _) in procs.items() if ppid not in procs]
     assert len(masters) <= 1, f"more than one master for {name}: {procs}"
     return masters[0] if masters else None
+
+
+SPEC_SECONDS = 5  # the issue's bound for "served" / "stopped" / "answers again"
+
+
+def enable(machine, name):
+    """Add NAME's ini, `uwsgi-ensite NAME`, and wait until nginx serves it; seconds it took."""
+    add_app(machine, name)
+    machine.run(f"uwsgi-ensite -q {name}")
+    return wait_for(lambda: serves(machine, name), SPEC_SECONDS)[1]
+
+
+def wait_for_log(machine, path, text, timeout=SPEC_SECONDS):
+    """Wait until the file PATH inside contains TEXT; seconds it took."""
+    return wait_for(lambda: text in machine.out(f"cat {path}", check=False), timeout)[1]
