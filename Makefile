@@ -10,7 +10,7 @@ DEB_INPUTS := $(shell find debian src etc -type f ! -path '*/__pycache__/*' ! -n
 
 PYTEST := $(PYTHON) -m pytest -p no:cacheprovider
 
-.PHONY: all deb lint test test-unit test-system test-deps bench repo helper-deb clean
+.PHONY: all deb lint test test-unit test-system test-deps bench repo helper-deb bump clean
 
 all: deb
 
@@ -25,15 +25,17 @@ test-deps:
 lint: $(DEB) test-deps
 	scripts/lint-deb $(DEB)
 
-# Everything: unit tests, checks on the built .deb and the system tests on a clean root.
-test: $(DEB) test-deps
+HELPER_DEB := dist/python3-uwsgi-ensite_$(shell sed -n "s/^ *version=\"\(.*\)\",/\1/p" setup.py)-1_all.deb
+
+# Everything: unit tests, checks on the built .debs and the system tests on clean roots.
+test: $(DEB) $(HELPER_DEB) test-deps
 	$(PYTEST) tests
 
 # Quick loop while developing: no clean roots.
 test-unit: test-deps
 	$(PYTEST) -m "not system" tests
 
-test-system: $(DEB) test-deps
+test-system: $(DEB) $(HELPER_DEB) test-deps
 	$(PYTEST) -m system tests
 
 # The internal apt mirror: everything in dist/ published with reprepro, signed.
@@ -43,8 +45,17 @@ repo: $(DEB)
 	REPO_DIR="$(REPO_DIR)" REPO_KEY="$(REPO_KEY)" scripts/publish-repo
 
 # python3-uwsgi-ensite, the helpers alone (stdeb), for hosts on Debian's own uwsgi.
-helper-deb:
+helper-deb: $(HELPER_DEB)
+
+$(HELPER_DEB): setup.py stdeb.cfg $(shell find src packaging -type f ! -path '*/__pycache__/*' ! -name '*.pyc') debian/scripts/build-manpages
 	scripts/build-helper-deb
+
+# A new Debian revision, so a rebuilt package can be published again: make bump MSG='why'
+bump:
+	@test -n "$(MSG)" || { echo "make bump: say why: make bump MSG='...'" >&2; exit 1; }
+	scripts/ensure-apt-packages scripts/apt-build-tools.txt
+	DEBFULLNAME="uwsgi-emperor maintainers" DEBEMAIL="uwsgi-emperor@lists.example.org" \
+	  dch --increment --distribution bookworm --force-distribution --urgency medium "$(MSG)"
 
 bench: $(DEB)
 	scripts/bench
