@@ -21,7 +21,15 @@ HINT = (
     "The emperor picks the change up by itself within its scan interval (about a second); "
     "no reload is needed."
 )
+# Debian's own uwsgi package (the helpers alone, python3-uwsgi-ensite) has no Emperor
+# watching apps-enabled: its init script starts what is enabled when it starts.
+DEBIAN_HINT = "Debian's uwsgi runs the enabled apps when it starts: /etc/init.d/uwsgi restart"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def hint(environ=os.environ):
+    """What happens next, for the uWSGI this host runs."""
+    return DEBIAN_HINT if paths.uwsgi_bin(environ) == paths.DEBIAN_UWSGI_BIN else HINT
 
 
 def _common(parser):
@@ -225,7 +233,7 @@ def _run(prog, parser, argv, act, stdin, stdout):
         if enabling and os.path.lexists(sites.enabled_path(confdir, name)):
             up.append(name)
     if changed and not args.dry_run:
-        _info(args, HINT, stdout)
+        _info(args, hint(), stdout)
     if enabling and args.wait and not args.dry_run and up:
         status = max(status, _wait(prog, args, confdir, up, stdout))
     return status

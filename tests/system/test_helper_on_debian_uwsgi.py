@@ -66,7 +66,10 @@ def test_enabled_app_is_served_by_debians_init_script(debian_uwsgi_host):
     m.run("mkdir -p /srv/hello && cat > /srv/hello/app.py", input=APP)
     m.run("printf '[uwsgi]\\nplugins = python3\\nwsgi-file = /srv/hello/app.py\\n'"
           " > /etc/uwsgi/apps-available/hello.ini")
-    m.run("uwsgi-ensite -q hello")
+    # Nothing watches apps-enabled here: the hint names Debian's init script.
+    assert m.out("uwsgi-ensite hello") == (
+        "Enabling app hello.\n"
+        "Debian's uwsgi runs the enabled apps when it starts: /etc/init.d/uwsgi restart")
     assert m.out("readlink /etc/uwsgi/apps-enabled/hello.ini") == "../apps-available/hello.ini"
     assert m.run("uwsgi-query -q hello", check=False).returncode == 0
     m.run("/etc/init.d/uwsgi start")

@@ -491,3 +491,11 @@ def test_dissite_prompt_lists_enabled_apps(tree):
     assert shown == "Your choices are: app2\nWhich apps do you want to disable (wildcards ok)?\n"
     assert rest == f"app2\nApp app2 disabled.\n{HINT}\n"
     assert status == 0
+
+
+def test_hint_names_debians_init_script_without_the_emperor():
+    # python3-uwsgi-ensite on a host with Debian's uwsgi: nothing watches apps-enabled.
+    assert cli.hint({"UWSGI_BIN": "/usr/bin/uwsgi"}) == (
+        "Debian's uwsgi runs the enabled apps when it starts: /etc/init.d/uwsgi restart"
+    )
+    assert cli.hint({"UWSGI_BIN": "/opt/venvs/uwsgi-emperor/bin/uwsgi"}) == cli.HINT
