@@ -296,12 +296,21 @@ def tidy(text):
     return "\n".join(out) + "\n"
 
 
-def context(app, rundir, nginx_logdir=NGINX_LOGDIR):
-    """Everything the templates use."""
+# Debian's own uwsgi package (python3-uwsgi-ensite's hosts): its init script gives each
+# app this socket and its python3 plugin must be asked for.
+DEBIAN_SOCKET = "/run/uwsgi/app/{name}/socket"
+DEBIAN_DEFAULTS = "/usr/share/uwsgi/conf/default.ini"
+
+
+def context(app, rundir, nginx_logdir=NGINX_LOGDIR, debian_uwsgi=False):
+    """Everything the templates use. DEBIAN_UWSGI: the app runs under Debian's uwsgi
+    package, not this package's Emperor."""
     # The vassal defaults' unix socket; the [uwsgi] section never sets one.
-    socket_path = f"{rundir}/{app.name}.sock"
+    socket_path = DEBIAN_SOCKET.format(name=app.name) if debian_uwsgi else f"{rundir}/{app.name}.sock"
     return {
         "name": app.name,
+        "plugins": "python3" if debian_uwsgi else None,
+        "defaults_file": DEBIAN_DEFAULTS if debian_uwsgi else "/etc/uwsgi/vassal-defaults.ini",
         "module": app.module,
         "chdir": app.chdir,
         "virtualenv": app.virtualenv,
@@ -366,13 +375,17 @@ def validate(app, strict, getpwnam, getgrnam, python=PACKAGED_PYTHON):
 
 def plan(app, confdir, nginx_dir, rundir, strict, getpwnam, getgrnam,
          emperor_defaults=paths.EMPEROR_DEFAULTS, nginx_logdir=NGINX_LOGDIR,
-         python=PACKAGED_PYTHON):
+         python=PACKAGED_PYTHON, debian_uwsgi=False):
     """Validate APP and render its files; nothing is written. EMPEROR_DEFAULTS is the
-    Emperor's defaults file, read (with CONFDIR/emperor.ini) to tell whether broodlord is on."""
+    Emperor's defaults file, read (with CONFDIR/emperor.ini) to tell whether broodlord is on.
+    DEBIAN_UWSGI: the host runs Debian's uwsgi package instead of this package's Emperor."""
+    if debian_uwsgi and app.zerg:
+        raise NewAppError("--zerg needs the Emperor of the uwsgi-emperor package (broodlord);"
+                          " Debian's uwsgi package has none")
     app, warnings = validate(app, strict, getpwnam, getgrnam, python)
     available = os.path.join(confdir, paths.AVAILABLE)
     env = template_environment(confdir)
-    ctx = context(app, rundir, nginx_logdir)
+    ctx = context(app, rundir, nginx_logdir, debian_uwsgi)
     files = [(os.path.join(available, app.name + paths.SUFFIX), render(env, VASSAL_TEMPLATE, ctx))]
     if app.server_name is not None:
         files.append((os.path.join(nginx_dir, app.name), render(env, NGINX_TEMPLATE, ctx)))

@@ -134,6 +134,7 @@ def main(argv=None):
         plan = newapp.plan(
             _app(args), confdir, nginx_dir, paths.rundir(), args.strict,
             pwd.getpwnam, grp.getgrnam, emperor_defaults=paths.emperor_defaults(),
+            debian_uwsgi=paths.uwsgi_bin() == paths.DEBIAN_UWSGI_BIN,
         )
         for warning in plan.warnings:
             print(f"{PROG}: warning: {warning}", file=sys.stderr)

@@ -567,3 +567,24 @@ def test_real_emperor_starts_a_zerg_that_serves_the_app_socket(uwsgi_bin, tmp_pa
         except subprocess.TimeoutExpired:
             os.killpg(emperor.pid, signal.SIGKILL)
             emperor.wait()
+
+
+def test_debians_uwsgi_gets_its_plugin_and_socket(tree, capsys, monkeypatch):
+    # python3-uwsgi-ensite on a host with Debian's uwsgi package (no venv binary there).
+    monkeypatch.setenv("UWSGI_BIN", "/usr/bin/uwsgi")
+    argv = ["app1", "--module", "mysite.wsgi", "--nginx", "app.example.org",
+            "--nginx-dir", str(site_path(tree).parent)]
+    code, _out, err = run(argv, capsys)
+    assert (code, err) == (0, "")
+    assert ini_path(tree).read_text() == golden("debian", "ini")
+    assert "        uwsgi_pass unix:/run/uwsgi/app/app1/socket;\n" in site_path(tree).read_text()
+
+
+def test_debians_uwsgi_refuses_zerg(tree, capsys, monkeypatch):
+    monkeypatch.setenv("UWSGI_BIN", "/usr/bin/uwsgi")
+    before = snapshot(tree)
+    code, out, err = run(["app1", "--module", "mysite.wsgi", "--zerg"], capsys)
+    assert (code, out) == (1, "")
+    assert err == ("uwsgi-newapp: --zerg needs the Emperor of the uwsgi-emperor package "
+                   "(broodlord); Debian's uwsgi package has none\n")
+    assert snapshot(tree) == before

@@ -101,7 +101,7 @@ def test_rebuild_with_same_version_is_refused(tmp_path, repo):
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == [
         f"publish-repo: uwsgi-emperor 2.0.31-1 is already published in {repo} with different "
-        "content: bump the revision (`dch -i`, then `make deb`) and publish again"]
+        "content: bump the revision (`make bump MSG=...` or `dch -i`, then `make deb`) and publish again"]
     pooled = repo / "pool/main/u/uwsgi-emperor/uwsgi-emperor_2.0.31-1_amd64.deb"
     assert pooled.read_bytes() == first.read_bytes()
 
