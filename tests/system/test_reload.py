@@ -1,0 +1,50 @@
+"""Point 7: graceful reloads under load. 16 connections keep app1 busy while its ini is
+touched, and again while the service is reloaded; the failed requests are counted (and must
+be zero: the vassal master keeps its socket, only the workers are replaced)."""
+
+import stack
+
+APPS = ("app1",)
+INIT = "/etc/init.d/uwsgi-emperor"
+EMPEROR_LOG = "/var/log/uwsgi/emperor.log"
+
+
+def workers(machine, name):
+    master = stack.vassal_master(machine, name)
+    return master, {pid for pid, (ppid, _) in stack.vassal_processes(machine, name).items()
+                    if ppid == master}
+
+
+def reload_under_load(machine, record, what, action):
+    master, before = workers(machine, "app1")
+    reloads = machine.out(f"grep -c 'reload the uwsgi instance app1.ini' {EMPEROR_LOG}", check=False)
+    load = stack.Load(machine, "app1", connections=16, min_requests=3000)
+    try:
+        stack.wait_for(lambda: "GET /seq/500 " in machine.out("cat /var/log/uwsgi/app1.log"), 10)
+        machine.run(action)
+        stack.wait_for(lambda: machine.out(f"grep -c 'reload the uwsgi instance app1.ini' "
+                                           f"{EMPEROR_LOG}", check=False) != reloads, 10)
+
+        def replaced():
+            """app1's master has two workers, none of the ones before the reload"""
+            now_master, now = workers(machine, "app1")
+            return now_master == master and len(now) == 2 and not now & before
+        _, seconds = stack.wait_for(replaced, 30, interval=0.2)
+        record(f"{what}: workers replaced after (s)", round(seconds, 2))
+    finally:
+        result = load.finish()
+    record(f"{what}: requests over 16 connections (ok/failed)", f"{result['ok']}/{result['failed']}")
+    assert (result["failed"], result["errors"]) == (0, [])
+    assert result["ok"] >= 3000 and not result["timed_out"]
+    assert stack.serves(machine, "app1")
+
+
+def test_touch_ini_under_load(machine, record):
+    stack.enable(machine, "app1")
+    reload_under_load(machine, record, "touch app1.ini", "touch /etc/uwsgi/apps-available/app1.ini")
+
+
+def test_service_reload_under_load(machine, record):
+    emperor_master = machine.out("cat /run/uwsgi/emperor.pid")
+    reload_under_load(machine, record, "init script reload", f"{INIT} reload")
+    assert machine.out("cat /run/uwsgi/emperor.pid") == emperor_master
