@@ -57,6 +57,23 @@ def host_sources():
     return found
 
 
+def host_mirror():
+    """The URI of the host's Debian archive (for tools that take one mirror, like piuparts)."""
+    for path in host_sources():
+        for line in path.read_text().splitlines():
+            words = line.split()
+            if path.suffix == ".sources" and line.startswith("URIs:"):
+                uris = words[1:]
+            elif path.suffix == ".list" and words[:1] == ["deb"]:
+                uris = [w for w in words[1:] if "://" in w][:1]
+            else:
+                continue
+            for uri in uris:
+                if "security" not in uri:
+                    return uri
+    raise RuntimeError("no Debian archive URI in the host's apt sources")
+
+
 def _recipe_hash(*parts):
     h = hashlib.sha256()
     for part in parts:

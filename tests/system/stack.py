@@ -153,6 +153,12 @@ class Load:
         return json.loads(out)
 
 
+def uwsgi_count(machine):
+    """How many processes run the packaged uwsgi (the [/] keeps grep from matching itself)."""
+    return int(machine.out("ps -eo args= | grep -c '^[/]opt/venvs/uwsgi-emperor/bin/uwsgi'",
+                           check=False))
+
+
 def vassal_processes(machine, name):
     """{pid: (ppid, user)} of the processes of vassal NAME (uwsgi --ini NAME.ini ...)."""
     procs = {}

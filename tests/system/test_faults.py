@@ -9,11 +9,6 @@ INIT = "/etc/init.d/uwsgi-emperor"
 EMPEROR_LOG = "/var/log/uwsgi/emperor.log"
 
 
-def uwsgi_processes(machine):
-    return machine.out("ps -eo pid=,args= | grep -c '[/]opt/venvs/uwsgi-emperor/bin/uwsgi'",
-                       check=False)
-
-
 def test_killed_vassal_master_comes_back(machine, record):
     stack.enable(machine, "app1")
     stack.enable(machine, "app2")
@@ -89,13 +84,13 @@ def test_killed_emperor_reported_and_started_again(machine, record):
         master = stack.vassal_master(machine, app)
         assert stack.vassal_processes(machine, app)[master][0] == int(emperor[0])
         assert stack.serves(machine, app)
-    assert uwsgi_processes(machine) == str(2 + 2 * 3)
+    assert stack.uwsgi_count(machine) == 2 + 2 * 3
 
 
 def test_run_dir_recreated_after_reboot(machine):
     stop = machine.run(f"{INIT} stop", check=False)
     assert stop.returncode == 0, stop.stdout + stop.stderr
-    assert uwsgi_processes(machine) == "0"
+    assert stack.uwsgi_count(machine) == 0
     # A reboot empties /run (a tmpfs).
     machine.run("rm -rf /run/uwsgi")
     start = machine.run(f"{INIT} start", check=False)

@@ -22,6 +22,7 @@ app = host.removesuffix(".test")
 counter = itertools.count(1)
 lock = threading.Lock()
 ok, failed, errors = [], [], []
+failure_times = []  # seconds since start of each failed request: how long an outage lasted
 deadline = time.monotonic() + max_seconds
 
 
@@ -56,6 +57,8 @@ def worker():
             conn = None
         with lock:
             (ok if good else failed).append(n)
+            if not good:
+                failure_times.append(time.monotonic() - start)
             if not good and len(errors) < 20:
                 errors.append(f"/seq/{n}: {detail}")
 
@@ -71,4 +74,5 @@ print(json.dumps({
     "ok_numbers": sorted(ok), "failed_numbers": sorted(failed), "errors": errors,
     "seconds": round(time.monotonic() - start, 3),
     "timed_out": time.monotonic() > deadline,
+    "failure_window_seconds": round(max(failure_times) - min(failure_times), 3) if failure_times else 0,
 }))
