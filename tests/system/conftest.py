@@ -89,6 +89,15 @@ def record(request):
     return record
 
 
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind(tmp_path_factory):
+    """At the end of the run: no mount and no process left in any root of this session."""
+    yield
+    base = tmp_path_factory.getbasetemp()
+    mounts, pids = roots.mounts_under(base), roots.processes_under(base)
+    assert (mounts, pids) == ([], []), f"left behind: mounts {mounts}, processes {pids}"
+
+
 @pytest.fixture(scope="session")
 def root_tarball():
     return roots.tarball()
