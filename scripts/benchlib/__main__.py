@@ -1,0 +1,87 @@
+"""Entry point of `make bench` (scripts/bench): run every figure group, write JSON, plots, report.
+
+BENCH_ONLY=throughput,ensite,zerg,scale,package runs a subset (while developing).
+"""
+
+import datetime
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+from . import compare, config, fig_ensite, fig_package, fig_scale, fig_throughput, fig_zerg
+from . import machine, plots, report, systems
+from .log import say
+
+GROUPS = ("throughput", "ensite", "zerg", "scale", "package")
+
+
+def package_deb():
+    if os.environ.get("BENCH_DEB"):
+        return pathlib.Path(os.environ["BENCH_DEB"])
+    version = subprocess.run(["dpkg-parsechangelog", "-SVersion"], cwd=config.REPO, check=True,
+                             capture_output=True, text=True).stdout.strip()
+    deb = config.REPO / "dist" / f"uwsgi-emperor_{version}_amd64.deb"
+    if not deb.is_file():
+        raise SystemExit(f"bench: {deb.relative_to(config.REPO)} is missing: run `make deb` first")
+    return deb
+
+
+def main():
+    scale = config.scale()
+    only = [g for g in os.environ.get("BENCH_ONLY", ",".join(GROUPS)).split(",") if g]
+    out = config.out_dir(scale)
+    out.mkdir(parents=True, exist_ok=True)
+    deb = package_deb()
+    started = time.monotonic()
+    results = {
+        "bench_scale": scale.name,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=config.REPO,
+                                 capture_output=True, text=True).stdout.strip(),
+        "machine": machine.describe(),
+        "settings": {k: v for k, v in vars(scale).items()},
+    }
+    say(f"scale {scale.name}; load average before the run: {results['machine']['loadavg_before']}")
+    partial = out / "results.partial.json"
+
+    def save_partial():
+        partial.write_text(json.dumps(results, indent=1) + "\n")
+
+    build_times = fig_package.make_deb_times() if scale.build and "package" in only else None
+    sides, tmp = systems.setup(deb)
+    try:
+        results["versions"] = systems.versions(sides)
+        say("versions:", results["versions"])
+        runners = {
+            "throughput": lambda: fig_throughput.run(sides, scale),
+            "ensite": lambda: fig_ensite.run(sides, scale),
+            "zerg": lambda: fig_zerg.run(sides, scale),
+            "scale": lambda: fig_scale.run(sides, scale),
+            "package": lambda: fig_package.run(sides, scale, deb, build_times),
+        }
+        for group in GROUPS:
+            if group in only:
+                results[group] = runners[group]()
+                save_partial()
+    finally:
+        say("stopping the roots")
+        systems.teardown(sides, tmp)
+    results["machine"]["loadavg_after"] = machine.loadavg()
+    results["duration_s"] = round(time.monotonic() - started, 1)
+    path = out / "results.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    results["changes_vs_previous"] = compare.print_changes(previous, results)
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    partial.unlink(missing_ok=True)
+    pngs = plots.render(results, out)
+    md = config.report_path(scale, out)
+    report.write(results, md, out, pngs)
+    say(f"done in {results['duration_s']} s: {md}, {path} and {len(pngs)} plots")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

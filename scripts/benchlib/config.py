@@ -1,0 +1,57 @@
+"""Sizes of a run: `full` (make bench, under 20 minutes on 2 cores) or `tiny` (smoke test)."""
+
+import dataclasses
+import os
+import pathlib
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    name: str
+    rounds: int                # A B A B rounds of figure 1
+    seconds: float             # one wrk run
+    connections: tuple         # figure 1
+    ensite_trials: int         # figure 2 (median of)
+    zerg_seconds: float        # figure 3: each load
+    zerg_idle: int             # figure 3: the zergs' idle (the template says 30)
+    vassals: tuple             # figure 4
+    idle_seconds: float        # figure 4: idle CPU window
+    ensite_q_trials: int       # figure 5
+    build: bool                # figure 5: time `make deb` in a clone
+
+
+SCALES = {
+    "full": Scale("full", rounds=3, seconds=4, connections=(1, 16, 64), ensite_trials=20,
+                  zerg_seconds=15, zerg_idle=30, vassals=(1, 10, 100), idle_seconds=60,
+                  ensite_q_trials=20, build=True),
+    "tiny": Scale("tiny", rounds=1, seconds=1, connections=(1, 16), ensite_trials=2,
+                  zerg_seconds=4, zerg_idle=3, vassals=(1, 2), idle_seconds=2,
+                  ensite_q_trials=2, build=False),
+}
+
+
+def scale():
+    name = os.environ.get("BENCH_SCALE", "full")
+    if name not in SCALES:
+        raise SystemExit(f"bench: BENCH_SCALE={name!r}: one of {', '.join(SCALES)}")
+    s = SCALES[name]
+    if os.environ.get("BENCH_SKIP_BUILD"):
+        s = dataclasses.replace(s, build=False)
+    return s
+
+
+def out_dir(s):
+    """Where results go: bench/ for a full run, build/bench-tiny/ for the smoke test."""
+    default = REPO / ("bench" if s.name == "full" else "build/bench-tiny")
+    return pathlib.Path(os.environ.get("BENCH_OUT", default))
+
+
+def report_path(s, out):
+    return REPO / "BENCHMARKS.md" if s.name == "full" and "BENCH_OUT" not in os.environ \
+        else out / "BENCHMARKS.md"
+
+
+def work_dir():
+    return REPO / "build" / "bench-work"

@@ -1,0 +1,75 @@
+"""Figure 1: requests/s and p50/p99 latency at 1, 16, 64 connections, hello and slow apps.
+
+Each round runs every (connections, app) cell for every system in turn, the order of the
+systems rotated each round (A B C, B C A, ...), so drift of a busy machine hits all alike.
+A cell's figure is the median over rounds; its ratio is the median of the per-round ratios
+system/ours (same round, minutes apart at most).
+"""
+
+from . import wrk
+from .log import say
+from .stats import median, ratio
+
+APPS = ("hello", "slow")
+# system -> (root it runs in, Host header); the ceiling is nginx answering by itself.
+SYSTEMS = {
+    "ours": ("ours", "{app}.test"),
+    "debian": ("debian", "{app}.test"),
+    "gunicorn": ("debian", "{app}.gunicorn"),
+    "ceiling": ("ours", "ceiling.test"),
+    # The package's vassal defaults minus touch-logreopen (which turns on uWSGI's log-master:
+    # every log line goes through the master), hello app only: the before/after of that
+    # default. Started by systems.start_variant() the way the Emperor starts a vassal.
+    "ours_no_logreopen": ("ours", "hellonolr.test"),
+}
+VARIANTS = {"ours_no_logreopen"}
+
+
+def _one(sides, system, app, conns, seconds):
+    side, host = SYSTEMS[system]
+    return wrk.run(sides[side], host.format(app=app), conns, seconds)
+
+
+def run(sides, scale):
+    sides["ours"].start_variant("hellonolr", "hello",
+                                "sed '/^if-not-opt = touch-logreopen$/,/^endif =$/d'")
+    say("figure 1: warming up every system")
+    for system in SYSTEMS:
+        for app in APPS if system not in VARIANTS else ("hello",):
+            _one(sides, system, app, 4, 1)
+    raw = {}  # (app, conns, system) -> [per-round result]
+    names = list(SYSTEMS)
+    for rnd in range(scale.rounds):
+        order = names[rnd % len(names):] + names[:rnd % len(names)]
+        for conns in scale.connections:
+            for app in APPS:
+                for system in order:
+                    if system in VARIANTS | {"ceiling"} and app != "hello":
+                        continue  # nginx's own answer does not depend on the app
+                    r = _one(sides, system, app, conns, scale.seconds)
+                    raw.setdefault((app, conns, system), []).append(r)
+                    say(f"figure 1 round {rnd + 1}/{scale.rounds}: {app:5} c={conns:<3} {system:8} "
+                        f"{r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:8.2f} ms"
+                        + (f"  {r['errors']} errors" if r["errors"] else ""))
+    result = {}
+    for app in APPS:
+        for conns in scale.connections:
+            cell = result.setdefault(app, {}).setdefault(str(conns), {})
+            ours = raw[(app, conns, "ours")]
+            for system in names:
+                if system in VARIANTS and app != "hello":
+                    continue
+                rounds = raw.get((app, conns, system)) or raw[("hello", conns, system)]
+                ratios = [ratio(r["rps"], o["rps"]) for r, o in zip(rounds, ours)]
+                p99_ratios = [ratio(r["p99_ms"], o["p99_ms"]) for r, o in zip(rounds, ours)]
+                cell[system] = {
+                    "rps": median(r["rps"] for r in rounds),
+                    "p50_ms": median(r["p50_ms"] for r in rounds),
+                    "p99_ms": median(r["p99_ms"] for r in rounds),
+                    "errors": sum(r["errors"] for r in rounds),
+                    "rps_ratio_to_ours": median(ratios),
+                    "rps_ratios_per_round": ratios,
+                    "p99_ratio_to_ours": median(p99_ratios),
+                    "rounds": rounds,
+                }
+    return result

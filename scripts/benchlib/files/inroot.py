@@ -1,0 +1,228 @@
+"""Measurements taken inside a benchmark root (run there by Debian's python3, stdlib only).
+
+Timing happens in here, next to the servers, so entering the namespaces costs nothing.
+Every subcommand prints one JSON object.
+
+  up-time HOST... --cmd CMD      run CMD, then seconds until every HOST answers 200 via nginx
+  time-cmd --cmd CMD --undo CMD --n N   wall time of CMD (N times, UNDO after each)
+  load --host H --conns C --seconds S [--watch TEXT] [--drain S2]
+                                 closed-loop HTTP load with a per-request record; with --watch,
+                                 the number of instances whose command line has TEXT, sampled
+                                 every 0.2 s (and after the load until none is left, up to S2 s)
+  procs [--seconds S]            uWSGI processes: RSS, PSS, and CPU used over S seconds
+"""
+
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def get(host, timeout=5.0, conn=None):
+    """Status of GET / with Host: HOST through nginx (0 on a connection error)."""
+    own = conn is None
+    try:
+        if own:
+            conn = http.client.HTTPConnection("127.0.0.1", 80, timeout=timeout)
+        conn.request("GET", "/", headers={"Host": host})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        if own:
+            conn.close()
+
+
+def up_time(args):
+    start = time.monotonic()
+    subprocess.run(args.cmd, shell=True, check=True, stdout=subprocess.DEVNULL)
+    pending, each = set(args.hosts), {}
+    deadline = start + args.timeout
+    while pending and time.monotonic() < deadline:
+        for host in sorted(pending):
+            try:
+                ok = get(host, timeout=2) == 200
+            except OSError:
+                ok = False
+            if ok:
+                each[host] = time.monotonic() - start
+                pending.discard(host)
+        if pending:
+            time.sleep(0.01)
+    return {"seconds": max(each.values()) if not pending else None,
+            "each": each, "missing": sorted(pending)}
+
+
+def time_cmd(args):
+    times = []
+    for _ in range(args.n):
+        start = time.monotonic()
+        subprocess.run(args.cmd, shell=True, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.monotonic() - start)
+        if args.undo:
+            subprocess.run(args.undo, shell=True, check=True, stdout=subprocess.DEVNULL)
+    return {"seconds": times}
+
+
+def read_proc(pid):
+    """(ppid, comm, cmdline, cpu seconds, rss kB, pss kB) of PID, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        rss = pss = 0
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    comm = stat[stat.index("(") + 1:stat.rindex(")")]
+    fields = stat[stat.rindex(")") + 2:].split()
+    cpu = (int(fields[11]) + int(fields[12])) / TICK
+    return {"ppid": int(fields[1]), "comm": comm, "cmdline": cmdline, "cpu": cpu,
+            "rss_kb": rss, "pss_kb": pss}
+
+
+def uwsgi_procs():
+    procs = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            info = read_proc(int(entry))
+            if info and "uwsgi" in (info["comm"] + " " + info["cmdline"]).lower() \
+                    and "inroot.py" not in info["cmdline"]:
+                procs[int(entry)] = info
+    return procs
+
+
+def is_emperor(info):
+    return "emperor.ini" in info["cmdline"] or "emperor" in info["comm"].lower()
+
+
+def procs(args):
+    before = uwsgi_procs()
+    if args.seconds:
+        time.sleep(args.seconds)
+    after = uwsgi_procs()
+    cpu = {pid: after[pid]["cpu"] - before[pid]["cpu"] for pid in after if pid in before}
+    emperor = [pid for pid, info in after.items() if is_emperor(info)]
+    return {
+        "count": len(after),
+        "rss_kb": sum(p["rss_kb"] for p in after.values()),
+        "pss_kb": sum(p["pss_kb"] for p in after.values()),
+        "emperor_pids": emperor,
+        "emperor_rss_kb": sum(after[p]["rss_kb"] for p in emperor),
+        "cpu_seconds_emperor": sum(cpu.get(p, 0) for p in emperor),
+        "cpu_seconds_all": sum(cpu.values()),
+        "seconds": args.seconds,
+        "processes": {pid: {k: v for k, v in info.items() if k != "cpu"} for pid, info in after.items()},
+    }
+
+
+def instances(text):
+    """How many instances run whose command line contains TEXT (a master and its workers
+    count once: processes whose parent also matches are not counted)."""
+    matching = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if text in cmd:
+                matching[int(entry)] = ppid
+    return sum(1 for ppid in matching.values() if ppid not in matching)
+
+
+def load(args):
+    records, lock = [], threading.Lock()
+    start = time.monotonic()
+    stop_at = start + args.seconds
+
+    def worker():
+        conn = None
+        while time.monotonic() < stop_at:
+            t0 = time.monotonic()
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", 80, timeout=30)
+                status = get(args.host, conn=conn)
+            except (OSError, http.client.HTTPException):
+                status = 0
+                if conn is not None:
+                    conn.close()
+                conn = None
+            t1 = time.monotonic()
+            with lock:
+                records.append((round(t0 - start, 4), round(t1 - t0, 5), status == 200))
+
+    samples = []
+    stop_watch = threading.Event()
+
+    def watch():
+        while not stop_watch.is_set():
+            samples.append((round(time.monotonic() - start, 3), instances("--ini " + args.watch)))
+            stop_watch.wait(0.2)
+
+    watcher = threading.Thread(target=watch, daemon=True) if args.watch else None
+    if watcher:
+        watcher.start()
+    threads = [threading.Thread(target=worker) for _ in range(args.conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    load_end = time.monotonic() - start
+    drained = None
+    if watcher:
+        deadline = time.monotonic() + args.drain
+        while time.monotonic() < deadline:
+            if samples and samples[-1][0] > load_end and samples[-1][1] == 0:
+                drained = samples[-1][0] - load_end
+                break
+            time.sleep(0.2)
+        stop_watch.set()
+        watcher.join()
+    return {"seconds": load_end, "records": records, "samples": samples,
+            "drained_after": drained}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("up-time")
+    p.add_argument("hosts", nargs="+")
+    p.add_argument("--cmd", required=True)
+    p.add_argument("--timeout", type=float, default=120)
+    p = sub.add_parser("time-cmd")
+    p.add_argument("--cmd", required=True)
+    p.add_argument("--undo")
+    p.add_argument("--n", type=int, default=1)
+    p = sub.add_parser("load")
+    p.add_argument("--host", required=True)
+    p.add_argument("--conns", type=int, required=True)
+    p.add_argument("--seconds", type=float, required=True)
+    p.add_argument("--watch")
+    p.add_argument("--drain", type=float, default=0)
+    p = sub.add_parser("procs")
+    p.add_argument("--seconds", type=float, default=0)
+    args = parser.parse_args()
+    result = {"up-time": up_time, "time-cmd": time_cmd, "load": load, "procs": procs}[args.what](args)
+    json.dump(result, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""BENCHMARKS.md from a results dict: machine, versions, how to reproduce, one table per figure
+group, the plots, an automatic list of where this package loses, and the findings written by
+hand in bench/findings.md (kept across runs; it names the run it was written for)."""
+
+import os
+
+from .config import REPO
+
+SYSTEMS = ("ours", "debian", "gunicorn", "ceiling", "ours_no_logreopen")
+NAMES = {"ours": "this package", "debian": "Debian 2.0.21", "gunicorn": "gunicorn", "ceiling": "nginx ceiling",
+         "ours_no_logreopen": "this package without touch-logreopen"}
+FINDINGS = REPO / "bench" / "findings.md"
+
+
+def _f(v, digits=1):
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _ratio(v):
+    return "" if v is None else f" ({v:.2f}x)"
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _rel(path, md):
+    return os.path.relpath(path, md.parent)
+
+
+def throughput_tables(results):
+    out = []
+    for app, cells in results["throughput"].items():
+        rows = []
+        for conns in sorted(cells, key=int):
+            for system in SYSTEMS:
+                if system not in cells[conns]:
+                    continue
+                r = cells[conns][system]
+                ratio = "1.00x" if system == "ours" else _f(r["rps_ratio_to_ours"], 2) + "x"
+                per_round = ", ".join(_f(x, 2) for x in r["rps_ratios_per_round"]) if system != "ours" else ""
+                rows.append([conns, NAMES[system], _f(r["rps"]), _f(r["p50_ms"], 2), _f(r["p99_ms"], 2),
+                             ratio, per_round, r["errors"]])
+        title = "hello app" if app == "hello" else "slow app (50 ms per request)"
+        out.append(f"#### {title}\n\n" + _table(
+            ["conns", "system", "req/s", "p50 ms", "p99 ms", "req/s vs ours", "per round", "errors"], rows))
+    return "\n\n".join(out)
+
+
+def losses(results):
+    """Sentences naming every figure where ours is worse than Debian's or gunicorn (>5 %)."""
+    found = []
+    for app, cells in results.get("throughput", {}).items():
+        for conns, systems in cells.items():
+            ours = systems["ours"]
+            for other in ("debian", "gunicorn"):
+                r = systems[other]
+                if (r["rps_ratio_to_ours"] or 0) > 1.05:
+                    found.append(f"figure 1, {app} app, {conns} connections: {NAMES[other]} serves "
+                                 f"{r['rps_ratio_to_ours']:.2f}x our requests/s ({_f(r['rps'])} vs {_f(ours['rps'])}).")
+                if ours["p99_ms"] and r["p99_ms"] and r["p99_ms"] < ours["p99_ms"] / 1.05 and ours["p99_ms"] > 1:
+                    found.append(f"figure 1, {app} app, {conns} connections: {NAMES[other]}'s p99 is "
+                                 f"{_f(r['p99_ms'], 2)} ms, ours {_f(ours['p99_ms'], 2)} ms.")
+    e = results.get("ensite", {})
+    if e and e["debian"]["median_s"] < e["ours"]["median_s"] / 1.05:
+        found.append("figure 2: Debian's emperor answers sooner after enabling an app.")
+    for n, cell in results.get("scale", {}).items():
+        o, d = cell["ours"], cell["debian"]
+        for key, what in (("all_up_s", "time until all answer"), ("pss_mb", "total PSS"),
+                          ("idle_cpu_emperor_s", "idle emperor CPU"), ("idle_cpu_all_s", "idle CPU of all uWSGI processes")):
+            if d[key] < o[key] / 1.05 and o[key] - d[key] > 0.05:
+                found.append(f"figure 4, N={n}: {what}: ours {_f(o[key], 2)}, Debian's {_f(d[key], 2)}.")
+    p = results.get("package")
+    if p:
+        s = p["sizes"]
+        if s["ours"]["deb_kb"] > s["debian"]["deb_kb"]:
+            found.append(f"figure 5: our .deb is {s['ours']['deb_kb']} KiB, Debian's three packages "
+                         f"{s['debian']['deb_kb']} KiB.")
+        if s["ours"]["installed_kb"] > s["debian"]["installed_kb"]:
+            found.append(f"figure 5: installed size {s['ours']['installed_kb']} KiB vs Debian's "
+                         f"{s['debian']['installed_kb']} KiB.")
+        if p["apt_install_s"]["ours"] > p["apt_install_s"]["debian"] * 1.05:
+            found.append(f"figure 5: apt install {p['apt_install_s']['ours']} s vs Debian's "
+                         f"{p['apt_install_s']['debian']} s.")
+    return found
+
+
+def write(results, md, out, pngs):
+    m, v = results["machine"], results.get("versions", {})
+    png = {p.name: _rel(p, md) for p in pngs}
+    json_rel = _rel(out / "results.json", md)
+    parts = [f"""# Benchmarks
+
+This package (uWSGI {v.get('ours', '?')}) side by side with Debian 12's own uWSGI
+({v.get('debian', '?')}), gunicorn ({v.get('gunicorn', '?')}, Debian's python3-gunicorn,
+sync workers) and nginx answering by itself (the ceiling of the front end), all measured in
+the same run on the same machine. Generated by `make bench` (scripts/bench,
+scripts/benchlib/); raw figures in [{json_rel}]({json_rel}). Benchmarks, not tests: nothing
+here passes or fails.
+
+## Machine and run
+
+- Run: {results['date']}, commit {results['commit']}, scale `{results['bench_scale']}`, {results.get('duration_s', '?')} s in all.
+- CPU: {m['cpu']}, {m['cores']} cores; {m['memory_gib']} GiB; kernel {m['kernel']}; Debian {m['debian']}.
+- Load average (1/5/15 min) before the run: {m['loadavg_before']}; after: {m.get('loadavg_after', '?')}.
+  Other work on the machine during the run shows up as noise; the alternation below cancels
+  slow drift, not bursts.
+- Versions: nginx {v.get('nginx', '?')}, wrk {v.get('wrk', '?')}, Python {v.get('python', '?')}.
+
+## Setup
+
+Two clean Debian 12 roots (mmdebstrap, tests/system/roots.py), each in its own pid, mount and
+network namespace (only `lo`: all load stays on loopback), with nginx, wrk and gunicorn from
+Debian's archive:
+
+- **this package**: `apt-get install ./uwsgi-emperor_*.deb`, apps enabled with `uwsgi-ensite`,
+  package defaults (2 processes, unix socket /run/uwsgi/NAME.sock, request log to a file, ...).
+- **Debian 2.0.21**: `apt-get install uwsgi-emperor uwsgi-plugin-python3`; its emperor.ini as
+  shipped, started the way its systemd unit starts it; each vassal: `plugins = python3`,
+  `master`, `processes = 2`, `socket = /run/uwsgi/%n.sock`, `chmod-socket = 660`, `vacuum`,
+  `logto`.
+- **gunicorn**: `--workers 2 --worker-class sync`, unix socket, access log to a file (uWSGI
+  logs every request too), behind the same nginx with `proxy_pass`.
+- **ceiling**: nginx `return 200` (same body), no upstream.
+
+Same apps everywhere (scripts/benchlib/files/benchapp.py, plain WSGI): `hello` and `slow`
+(sleeps 50 ms). Same nginx server blocks (files/nginx-bench.conf). wrk: 1 thread, N
+connections, {results['settings']['seconds']} s a run; {results['settings']['rounds']} rounds, the order of the systems rotated each
+round; figures are medians over rounds, ratios the median of per-round ratios to ours.
+
+Reproduce: `make bench` (as root, on Debian 12; installs what it needs from the archive;
+about 20 minutes). `BENCH_SCALE=tiny scripts/bench` is the quick smoke run.
+"""]
+    if "throughput" in results:
+        parts.append("## 1. Requests/s and latency\n\n" + throughput_tables(results))
+        parts.append(f"![requests/s]({png['throughput.png']})\n\n![p99 latency]({png['latency-p99.png']})")
+    if "ensite" in results:
+        e = results["ensite"]
+        rows = [[NAMES["ours"] + " (emperor-freq 1, the default)", _f(e["ours"]["median_s"], 3), _f(e["ours"]["min_s"], 3), _f(e["ours"]["max_s"], 3)],
+                [NAMES["ours"] + " with Debian's scan (emperor-freq 3)", _f(e["ours_freq3"]["median_s"], 3), _f(e["ours_freq3"]["min_s"], 3), _f(e["ours_freq3"]["max_s"], 3)],
+                [NAMES["debian"] + " (scan every 3 s)", _f(e["debian"]["median_s"], 3), _f(e["debian"]["min_s"], 3), _f(e["debian"]["max_s"], 3)]]
+        n = len(e["ours"]["trials"])
+        parts.append(f"## 2. From enabling an app to its first 200 through nginx\n\nMedian of {n} trials, "
+                     "each started at a random point of the emperor's scan cycle. gunicorn and the "
+                     "ceiling: n/a (no emperor).\n\n" + _table(["system", "median s", "min s", "max s"], rows))
+    if "zerg" in results:
+        z = results["zerg"]
+        rows = [["without zergs (1 process)", _f(z["without"]["rps"]), _f(z["without"]["p50_ms"]), _f(z["without"]["p99_ms"]), z["without"]["failed"]],
+                ["with zergs, whole burst", _f(z["with"]["rps"]), _f(z["with"]["p50_ms"]), _f(z["with"]["p99_ms"]), z["with"]["failed"]]]
+        if z.get("with_steady"):
+            s = z["with_steady"]
+            rows.append(["with zergs, after the first zerg + 2 s", _f(s["rps"]), _f(s["p50_ms"]), _f(s["p99_ms"]), s["failed"]])
+        parts.append(f"""## 3. Broodlord / zergs
+
+The slow app, 1 process, made by `uwsgi-newapp` with and without `--zerg`, Emperor with
+`--emperor-broodlord 8`; a burst of {z['connections']} connections for {z['load_seconds']} s from a Python client in the
+root (it keeps every request's time, for the timeline). `idle` of the zergs: {z['zerg_idle_s']} s.
+This package only: Debian's package and gunicorn have no such arrangement (n/a).
+
+- First zerg after {_f(z['first_zerg_s'], 2)} s; at most {z['peak_zergs']} zerg instances.
+- Back to the app alone {_f(z['shrink_s'], 1)} s after the burst ended.
+- Requests/s with zergs vs without: {_f(z['rps_ratio'], 2)}x over the whole burst.
+
+""" + _table(["", "req/s", "p50 ms", "p99 ms", "failed"], rows) + f"\n\n![zerg timeline]({png['zerg-timeline.png']})")
+    if "scale" in results:
+        rows = []
+        for n in sorted(results["scale"], key=int):
+            for system in ("ours", "debian"):
+                r = results["scale"][n][system]
+                rows.append([n, NAMES[system], _f(r["all_up_s"], 2), r["processes"], _f(r["rss_mb"]), _f(r["pss_mb"]),
+                             _f(r["idle_cpu_emperor_s"], 2), _f(r["idle_cpu_all_s"], 2)])
+        idle = next(iter(results["scale"].values()))["ours"]["idle_seconds"]
+        parts.append(f"""## 4. Scale: the emperor and N vassals (hello app)
+
+Enable N apps at once, time until every one answers through nginx; then the uWSGI processes'
+total RSS and PSS (PSS counts shared pages once), and CPU seconds used while idle for {idle} s by
+the emperor alone and by all uWSGI processes. gunicorn: n/a (no emperor).
+
+""" + _table(["N", "system", "all answer s", "processes", "RSS MB", "PSS MB", "emperor CPU s", "all CPU s"], rows)
+                     + f"\n\n![scale]({png['scale.png']})")
+    if "package" in results:
+        p = results["package"]
+        s = p["sizes"]
+        deb_pkgs = ", ".join(f"{k} {v['deb_kb']} KiB / {v['installed_kb']} KiB" for k, v in s["debian"]["packages"].items())
+        rows = [[".deb size (KiB)", s["ours"]["deb_kb"], s["debian"]["deb_kb"]],
+                ["Installed-Size (KiB)", s["ours"]["installed_kb"], s["debian"]["installed_kb"]],
+                ["`apt-get install` in a fresh root (s, .debs already downloaded)", p["apt_install_s"]["ours"], p["apt_install_s"]["debian"]],
+                ["enable an app: `uwsgi-ensite -q` / Debian's `ln -s` (median s)", _f(p["ensite_q"]["ours_median_s"], 3), _f(p["ensite_q"]["debian_ln_s_median_s"], 3)],
+                ["`make deb`, fresh clone of HEAD (s)", _f(p["make_deb_cold_s"]), "n/a"],
+                ["`make deb` again, nothing changed (s)", _f(p["make_deb_nothing_changed_s"], 2), "n/a"]]
+        parts.append("## 5. The package\n\n" + _table(["", NAMES["ours"], "Debian (uwsgi-core + uwsgi-plugin-python3 + uwsgi-emperor)"], rows)
+                     + f"\n\nDebian's packages: {deb_pkgs}.")
+    lost = losses(results)
+    parts.append("## Where this package loses\n\n" + ("\n".join(f"- {x}" for x in lost) if lost else
+                                                       "Nowhere by more than 5 % in this run."))
+    if FINDINGS.exists() and results["bench_scale"] == "full":
+        parts.append(FINDINGS.read_text().strip())
+    changes = results.get("changes_vs_previous") or []
+    if changes:
+        rows = [[label, before, value, f"{pct:+.1f}%", verdict] for label, before, value, pct, verdict in changes if verdict]
+        parts.append("## Change vs the previous run\n\nFigures that moved by 5 % or more:\n\n" +
+                     (_table(["figure", "before", "now", "change", ""], rows) if rows else "none."))
+    md.write_text("\n\n".join(parts).rstrip() + "\n")

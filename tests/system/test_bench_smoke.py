@@ -1,0 +1,49 @@
+"""`make bench` end to end at tiny sizes: the harness runs and its JSON has every figure group
+with numbers in it. No thresholds: benchmarks are not tests (the figures are in BENCHMARKS.md)."""
+
+import json
+import numbers
+import os
+import subprocess
+
+import pytest
+
+from project import ROOT
+
+pytestmark = pytest.mark.system
+
+
+def numbers_in(value):
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, numbers.Number):
+        return [value]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in numbers_in(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in numbers_in(v)]
+    return []
+
+
+def test_bench_runs_end_to_end_at_tiny_size(tmp_path):
+    env = dict(os.environ, BENCH_SCALE="tiny", BENCH_OUT=str(tmp_path),
+               PATH="/usr/sbin:/usr/bin:/sbin:/bin")
+    proc = subprocess.run([str(ROOT / "scripts/bench")], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    for group in ("throughput", "ensite", "zerg", "scale", "package"):
+        assert numbers_in(results.get(group)), f"no figures in group {group}"
+    for app in ("hello", "slow"):
+        for cell in results["throughput"][app].values():
+            for system in ("ours", "debian", "gunicorn", "ceiling"):
+                assert cell[system]["rps"] > 0, (app, system)
+    for key in ("ours", "ours_freq3", "debian"):
+        assert results["ensite"][key]["median_s"] is not None
+    assert results["zerg"]["with"]["requests"] > 0
+    for pkg in ("ours", "debian"):
+        assert results["package"]["sizes"][pkg]["deb_kb"] > 0
+    for png in ("throughput.png", "latency-p99.png", "zerg-timeline.png", "scale.png"):
+        assert (tmp_path / png).stat().st_size > 0
+    assert (tmp_path / "BENCHMARKS.md").read_text().startswith("# Benchmarks")
+    assert "[bench" in proc.stderr  # progress lines
