@@ -51,6 +51,7 @@ def run(sides, scale):
                     say(f"figure 1 round {rnd + 1}/{scale.rounds}: {app:5} c={conns:<3} {system:8} "
                         f"{r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:8.2f} ms"
                         + (f"  {r['errors']} errors" if r["errors"] else ""))
+    sides["ours"].stop_variant("hellonolr")
     result = {}
     for app in APPS:
         for conns in scale.connections:

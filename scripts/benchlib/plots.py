@@ -25,6 +25,8 @@ def _per_connections(results, key, fname, ylabel, logy, out):
         ax.set_xticks([int(c) for c in conns], conns)
         if logy:
             ax.set_yscale("log")
+        else:
+            ax.set_ylim(bottom=0)
         ax.set_xlabel("concurrent connections (wrk)")
         ax.set_ylabel(ylabel)
         ax.set_title(f"{app} app" + (" (50 ms per request)" if app == "slow" else ""))
@@ -46,8 +48,13 @@ def _zerg(results, out):
     top.axvline(z["load_seconds"], color="red", lw=0.8, ls=":", label="load stops")
     top.set_ylabel("requests/s (0.5 s buckets)")
     right = top.twinx()
-    right.step([r[0] for r in tl], [r[4] if r[4] is not None else float("nan") for r in tl],
-               where="post", color="green", label="zerg instances")
+    xs = [r[0] for r in tl]
+    ys = [r[4] if r[4] is not None else float("nan") for r in tl]
+    if z.get("shrink_s") is not None:  # the pool is back to the app alone: draw the drop
+        xs.append(round(z["load_seconds"] + z["shrink_s"], 2))
+        ys.append(0)
+    right.step(xs, ys, where="post", color="green", label="zerg instances (most in each bucket)")
+    right.set_ylim(-0.3, (z["peak_zergs"] or 1) + 0.7)
     right.set_ylabel("zerg instances", color="green")
     lines = top.get_legend_handles_labels()
     more = right.get_legend_handles_labels()

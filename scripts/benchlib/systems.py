@@ -122,8 +122,12 @@ class Side:
         self.write(f"/srv/bench/variants/{name}.ini", OUR_APP.format(callable=callable_))
         self.run(f"{edit_defaults} /etc/uwsgi/vassal-defaults.ini > /srv/bench/variants/defaults-{name}.ini"
                  f" && cd /srv/bench/variants && setsid /opt/venvs/uwsgi-emperor/bin/uwsgi --ini {name}.ini"
-                 f" --include defaults-{name}.ini >/dev/null 2>&1 </dev/null &"
+                 f" --include defaults-{name}.ini --pidfile /srv/bench/variants/{name}.pid >/dev/null 2>&1 </dev/null &"
                  f" for i in $(seq 100); do [ -S /run/uwsgi/{name}.sock ] && exit 0; sleep 0.1; done; exit 1")
+
+    def stop_variant(self, name):
+        self.run(f"kill -INT $(cat /srv/bench/variants/{name}.pid) && "
+                 f"for i in $(seq 100); do [ -S /run/uwsgi/{name}.sock ] || exit 0; sleep 0.1; done; exit 1")
 
     def start_emperor(self, extra=""):
         """Debian's emperor as its systemd unit starts it (ExecStart), in the background."""
