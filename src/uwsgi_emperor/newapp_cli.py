@@ -41,8 +41,9 @@ def build_parser():
     )
     parser.add_argument("name", metavar="NAME", help="app name: apps-available/NAME.ini")
     parser.add_argument(
-        "--module", required=True, metavar="PKG.WSGI[:APP]",
-        help="the WSGI module, and optionally its callable (default: application)",
+        "--module", required=True, metavar="MODULE",
+        help="the WSGI module, e.g. pkg.wsgi, optionally with its callable: pkg.wsgi:app "
+        "(default callable: application)",
     )
     parser.add_argument("--chdir", metavar="DIR", help="directory to change to before loading the app")
     parser.add_argument(
