@@ -12,6 +12,8 @@ import signal
 import subprocess
 import time
 
+import roots
+
 NSPAWN_PACKAGES = ("systemd-container", "libsystemd-shared")
 
 
@@ -29,14 +31,6 @@ def nspawn_binary(cache):
             subprocess.run(["dpkg-deb", "-x", str(deb), str(tree)], check=True)
     env = dict(os.environ, LD_LIBRARY_PATH=str(tree / "usr/lib/x86_64-linux-gnu/systemd"))
     return binary, env
-
-
-def _children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
-    except FileNotFoundError:
-        return []
 
 
 class Machine:
@@ -80,7 +74,7 @@ def booted(root, cache, boot_timeout=60):
         machine = None
         deadline = time.monotonic() + boot_timeout
         while time.monotonic() < deadline and nspawn.poll() is None:
-            kids = _children(nspawn.pid)
+            kids = roots.children(nspawn.pid)
             if kids:
                 candidate = Machine(kids[0])
                 state = candidate.run("systemctl is-system-running", check=False).stdout.strip()

@@ -134,7 +134,8 @@ def processes_under(path):
     return found
 
 
-def _children(pid):
+def children(pid):
+    """The PIDs of PID's direct children."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             return [int(p) for p in f.read().split()]
@@ -167,7 +168,7 @@ class Machine:
             err = self.unshare.stderr.read() if self.unshare.poll() is not None else ""
             self.stop()
             raise RuntimeError(f"the root's namespaces did not start: {line!r} {err}")
-        kids = _children(self.unshare.pid)
+        kids = children(self.unshare.pid)
         assert len(kids) == 1, kids
         self.pid1 = kids[0]
         return self
