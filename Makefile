@@ -32,7 +32,7 @@ test: $(DEB) $(HELPER_DEB) test-deps
 	$(PYTEST) tests
 
 # Quick loop while developing: no clean roots.
-test-unit: test-deps
+test-unit: $(DEB) test-deps
 	$(PYTEST) -m "not system" tests
 
 test-system: $(DEB) $(HELPER_DEB) test-deps
