@@ -67,19 +67,15 @@ def _positive_seconds(text):
     return value
 
 
-def ensite_parser():
-    """The ArgumentParser of uwsgi-ensite (no side effects: man pages are built from it)."""
+def _site_parser(prog, description, state, globbed):
+    """What uwsgi-ensite and uwsgi-dissite share: NAME|GLOB (globs matched in GLOBBED/), the
+    common options, and an epilog naming the STATE every app must end in."""
     parser = argparse.ArgumentParser(
-        prog="uwsgi-ensite",
+        prog=prog,
         allow_abbrev=False,
-        description=(
-            f"Enable uWSGI apps: link {paths.AVAILABLE}/NAME.ini into {paths.ENABLED}/ so the "
-            "uWSGI Emperor starts it as a vassal. The ini is checked first (a [uwsgi] section, "
-            "UTF-8, and no option the packaged uwsgi does not know). With no NAME on a "
-            "terminal, lists the apps and asks which to enable."
-        ),
+        description=description,
         epilog=(
-            "exit status: 0 when every app ended enabled (already enabled counts), 1 when any "
+            f"exit status: 0 when every app ended {state} (already {state} counts), 1 when any "
             "failed (the others are still done), 2 for a usage error. " + EPILOG_ENV
         ),
     )
@@ -87,9 +83,23 @@ def ensite_parser():
         "names",
         nargs="*",
         metavar="NAME|GLOB",
-        help=f"app name (a trailing .ini is ignored) or a quoted glob matched in {paths.AVAILABLE}/",
+        help=f"app name (a trailing .ini is ignored) or a quoted glob matched in {globbed}/",
     )
     _common(parser)
+    return parser
+
+
+def ensite_parser():
+    """The ArgumentParser of uwsgi-ensite (no side effects: man pages are built from it)."""
+    parser = _site_parser(
+        "uwsgi-ensite",
+        f"Enable uWSGI apps: link {paths.AVAILABLE}/NAME.ini into {paths.ENABLED}/ so the "
+        "uWSGI Emperor starts it as a vassal. The ini is checked first (a [uwsgi] section, "
+        "UTF-8, and no option the packaged uwsgi does not know). With no NAME on a "
+        "terminal, lists the apps and asks which to enable.",
+        "enabled",
+        paths.AVAILABLE,
+    )
     parser.add_argument(
         "--wait",
         nargs="?",
@@ -104,26 +114,14 @@ def ensite_parser():
 
 def dissite_parser():
     """The ArgumentParser of uwsgi-dissite (no side effects: man pages are built from it)."""
-    parser = argparse.ArgumentParser(
-        prog="uwsgi-dissite",
-        allow_abbrev=False,
-        description=(
-            f"Disable uWSGI apps: remove their link from {paths.ENABLED}/ so the uWSGI Emperor "
-            "stops the vassal. Dangling links are removed too; a regular file is never touched. "
-            "With no NAME on a terminal, lists the enabled apps and asks which to disable."
-        ),
-        epilog=(
-            "exit status: 0 when every app ended disabled (already disabled counts), 1 when any "
-            "failed (the others are still done), 2 for a usage error. " + EPILOG_ENV
-        ),
+    parser = _site_parser(
+        "uwsgi-dissite",
+        f"Disable uWSGI apps: remove their link from {paths.ENABLED}/ so the uWSGI Emperor "
+        "stops the vassal. Dangling links are removed too; a regular file is never touched. "
+        "With no NAME on a terminal, lists the enabled apps and asks which to disable.",
+        "disabled",
+        paths.ENABLED,
     )
-    parser.add_argument(
-        "names",
-        nargs="*",
-        metavar="NAME|GLOB",
-        help=f"app name (a trailing .ini is ignored) or a quoted glob matched in {paths.ENABLED}/",
-    )
-    _common(parser)
     parser.add_argument(
         "-p",
         "--purge",
