@@ -23,24 +23,25 @@ def unpacked_deb(deb_path, tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="session", autouse=True)
-def packaged_uwsgi_bin(request, tmp_path_factory):
-    """Point $UWSGI_BIN at the uwsgi binary of the built .deb unless the caller set one.
+@pytest.fixture(scope="session")
+def packaged_uwsgi_bin(tmp_path_factory):
+    """The uwsgi binary of the built .deb, or $UWSGI_BIN if the caller set one.
 
     The helpers ask the real uWSGI parser whether an ini is valid; tests use the very
-    binary the package ships. Unpacking needs only dpkg-deb, so this is cheap.
+    binary the package ships. Unpacking needs only dpkg-deb, so this is cheap. Only tests
+    that ask for it need the .deb (tests/unit/conftest.py marks them needs_uwsgi).
     """
     if os.environ.get("UWSGI_BIN"):
-        yield os.environ["UWSGI_BIN"]
-        return
+        binary = os.environ["UWSGI_BIN"]
+        assert os.access(binary, os.X_OK), f"UWSGI_BIN={binary} is not an executable file"
+        return binary
     path = deb_file()
-    assert path.is_file(), f"{path} is missing: run `make deb` first (tests use its uwsgi)"
+    assert path.is_file(), f"{path} is missing: run `make deb` first (tests marked needs_uwsgi use its uwsgi)"
     root = tmp_path_factory.mktemp("uwsgi-bin")
     subprocess.run(["dpkg-deb", "-x", str(path), str(root)], check=True)
     binary = root / "opt/venvs/uwsgi-emperor/bin/uwsgi"
-    os.environ["UWSGI_BIN"] = str(binary)
-    yield str(binary)
-    del os.environ["UWSGI_BIN"]
+    assert os.access(binary, os.X_OK), f"{path} has no executable {binary.relative_to(root)}"
+    return str(binary)
 
 
 @pytest.fixture(scope="session")

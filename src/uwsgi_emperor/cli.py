@@ -1,5 +1,8 @@
 """uwsgi-ensite, uwsgi-dissite, uwsgi-query: a thin shell around sites.py.
 
+uwsgi-ensite and uwsgi-dissite are one program driven by a table (SITE_COMMANDS), as
+a2enmod is: what differs between them is data there, never a test of the program's name.
+
 Kept light on purpose: `uwsgi-ensite -q app` runs in package maintainer scripts and must start
 fast, so nothing heavy (jinja2) is imported on this path.
 """
@@ -7,6 +10,8 @@ fast, so nothing heavy (jinja2) is imported on this path.
 import argparse
 import os
 import sys
+from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 from . import names, paths, sites
 from . import wait
@@ -14,8 +19,9 @@ from .wait import DEFAULT_TIMEOUT
 
 EPILOG_ENV = (
     "environment: UWSGI_CONFDIR and UWSGI_STATEDIR override the default directories "
-    "(the options win over them); UWSGI_RUNDIR, UWSGI_LOGDIR and UWSGI_BIN move the run "
-    "directory, the log directory and the uwsgi binary."
+    "(the options win over them); UWSGI_RUNDIR, UWSGI_EMPEROR_RUNDIR, UWSGI_LOGDIR and "
+    "UWSGI_BIN move the apps' run directory, the Emperor's run directory, the log "
+    "directory and the uwsgi binary."
 )
 HINT = (
     "The emperor picks the change up by itself within its scan interval (about a second); "
@@ -24,12 +30,13 @@ HINT = (
 # Debian's own uwsgi package (the helpers alone, python3-uwsgi-ensite) has no Emperor
 # watching apps-enabled: its init script starts what is enabled when it starts.
 DEBIAN_HINT = "Debian's uwsgi runs the enabled apps when it starts: /etc/init.d/uwsgi restart"
+HINTS = {paths.Flavour.EMPEROR: HINT, paths.Flavour.DEBIAN: DEBIAN_HINT}
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def hint(environ=os.environ):
     """What happens next, for the uWSGI this host runs."""
-    return DEBIAN_HINT if paths.uwsgi_bin(environ) == paths.DEBIAN_UWSGI_BIN else HINT
+    return HINTS[paths.flavour(environ)]
 
 
 def _common(parser):
@@ -67,39 +74,27 @@ def _positive_seconds(text):
     return value
 
 
-def _site_parser(prog, description, state, globbed):
-    """What uwsgi-ensite and uwsgi-dissite share: NAME|GLOB (globs matched in GLOBBED/), the
-    common options, and an epilog naming the STATE every app must end in."""
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        allow_abbrev=False,
-        description=description,
-        epilog=(
-            f"exit status: 0 when every app ended {state} (already {state} counts), 1 when any "
-            "failed (the others are still done), 2 for a usage error. " + EPILOG_ENV
-        ),
-    )
-    parser.add_argument(
-        "names",
-        nargs="*",
-        metavar="NAME|GLOB",
-        help=f"app name (a trailing .ini is ignored) or a quoted glob matched in {globbed}/",
-    )
-    _common(parser)
-    return parser
+@dataclass(frozen=True)
+class SiteCommand:
+    """One row of the table: everything that tells uwsgi-ensite from uwsgi-dissite."""
+
+    prog: str
+    verb: str  # what it does to an app, in prompts and messages: "enable"
+    state: str  # what every app named ends as, for the exit status: "enabled"
+    names_from: str  # the directory under the confdir whose apps are offered and globbed
+    description: str
+    act: Callable  # (confdir, statedir, name, args) -> sites.Outcome; raises sites.Refused
+    options: Callable  # (parser) -> None: the options of this command alone
+    # Options written bare or as --option=VALUE, never `--option VALUE`, so that a word after
+    # them stays an app name (GNU getopt's optional argument; argparse has none, see
+    # cpython#126374): {option: the value a bare one means}.
+    attached_only: dict = field(default_factory=dict)
+    # What follows the actions: (command, args, confdir, names acted on without an error,
+    # stdout) -> exit status.
+    then: Optional[Callable] = None
 
 
-def ensite_parser():
-    """The ArgumentParser of uwsgi-ensite (no side effects: man pages are built from it)."""
-    parser = _site_parser(
-        "uwsgi-ensite",
-        f"Enable uWSGI apps: link {paths.AVAILABLE}/NAME.ini into {paths.ENABLED}/ so the "
-        "uWSGI Emperor starts it as a vassal. The ini is checked first (a [uwsgi] section, "
-        "UTF-8, and no option the packaged uwsgi does not know). With no NAME on a "
-        "terminal, lists the apps and asks which to enable.",
-        "enabled",
-        paths.AVAILABLE,
-    )
+def _wait_option(parser):
     parser.add_argument(
         "--wait",
         nargs="?",
@@ -109,26 +104,118 @@ def ensite_parser():
         help="written --wait or --wait=SECONDS: then wait (10 s by default) until the emperor "
         "has each app up; on failure show the end of the app's log and exit 1",
     )
-    return parser
 
 
-def dissite_parser():
-    """The ArgumentParser of uwsgi-dissite (no side effects: man pages are built from it)."""
-    parser = _site_parser(
-        "uwsgi-dissite",
-        f"Disable uWSGI apps: remove their link from {paths.ENABLED}/ so the uWSGI Emperor "
-        "stops the vassal. Dangling links are removed too; a regular file is never touched. "
-        "With no NAME on a terminal, lists the enabled apps and asks which to disable.",
-        "disabled",
-        paths.ENABLED,
-    )
+def _purge_option(parser):
     parser.add_argument(
         "-p",
         "--purge",
         action="store_true",
         help="also forget who enabled or disabled the app, so a package may enable it again",
     )
+
+
+def _enable(confdir, statedir, name, args):
+    return sites.enable(confdir, statedir, name, maint=args.maintmode, dry_run=args.dry_run)
+
+
+def _disable(confdir, statedir, name, args):
+    return sites.disable(
+        confdir, statedir, name, maint=args.maintmode, purge=args.purge, dry_run=args.dry_run
+    )
+
+
+def _wait_for(command, args, confdir, acted, stdout):
+    """uwsgi-ensite --wait: each app now linked is up, or say why not."""
+    if not args.wait or args.dry_run:
+        return EXIT_OK
+    status = EXIT_OK
+    for name in [n for n in acted if os.path.lexists(sites.enabled_path(confdir, n))]:
+        result = wait.wait_up(
+            name,
+            ini=sites.available_path(confdir, name),
+            rundir=paths.rundir(),
+            logdir=paths.logdir(),
+            stats_path=paths.stats_socket(),
+            pidfile=paths.emperor_pidfile(),
+            timeout=args.wait,
+            uwsgi=paths.uwsgi_bin(),
+        )
+        if result.ok:
+            _info(args, result.message, stdout)
+            continue
+        _error(command.prog, result.message)
+        for line in result.log_tail:
+            print(f"  {line}", file=sys.stderr)
+        status = EXIT_FAILED
+        if result.reason is wait.Reason.NO_EMPEROR:
+            break  # the same for every other app
+    return status
+
+
+ENSITE = SiteCommand(
+    prog="uwsgi-ensite",
+    verb="enable",
+    state="enabled",
+    names_from=paths.AVAILABLE,
+    description=(
+        f"Enable uWSGI apps: link {paths.AVAILABLE}/NAME.ini into {paths.ENABLED}/ so the "
+        "uWSGI Emperor starts it as a vassal. The ini is checked first (a [uwsgi] section, "
+        "UTF-8, and no option the packaged uwsgi does not know). With no NAME on a "
+        "terminal, lists the apps and asks which to enable."
+    ),
+    act=_enable,
+    options=_wait_option,
+    attached_only={"--wait": DEFAULT_TIMEOUT},
+    then=_wait_for,
+)
+DISSITE = SiteCommand(
+    prog="uwsgi-dissite",
+    verb="disable",
+    state="disabled",
+    names_from=paths.ENABLED,
+    description=(
+        f"Disable uWSGI apps: remove their link from {paths.ENABLED}/ so the uWSGI Emperor "
+        "stops the vassal. Dangling links are removed too; a regular file is never touched. "
+        "With no NAME on a terminal, lists the enabled apps and asks which to disable."
+    ),
+    act=_disable,
+    options=_purge_option,
+)
+SITE_COMMANDS = {"ensite": ENSITE, "dissite": DISSITE}
+
+
+def site_parser(command):
+    """The ArgumentParser of a SiteCommand (no side effects: man pages are built from it)."""
+    parser = argparse.ArgumentParser(
+        prog=command.prog,
+        allow_abbrev=False,
+        description=command.description,
+        epilog=(
+            f"exit status: 0 when every app ended {command.state} (already {command.state} "
+            "counts), 1 when any failed (the others are still done), 2 for a usage error. "
+            + EPILOG_ENV
+        ),
+    )
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME|GLOB",
+        help=f"app name (a trailing .ini is ignored) or a quoted glob matched in {command.names_from}/",
+    )
+    _common(parser)
+    command.options(parser)
     return parser
+
+
+def ensite_parser():
+    """The ArgumentParser of uwsgi-ensite (no side effects: man pages are built from it)."""
+    return site_parser(ENSITE)
+
+
+def dissite_parser():
+    """The ArgumentParser of uwsgi-dissite (no side effects: man pages are built from it)."""
+    return site_parser(DISSITE)
 
 
 def query_parser():
@@ -170,7 +257,7 @@ def _info(args, message, stream=None):
         print(message, file=stream or sys.stdout)
 
 
-def _ask(prog, verb, choices, stdin, stdout):
+def _ask(verb, choices, stdin, stdout):
     """Prompt mode (a2ensite's): list the choices, read names and globs from the terminal."""
     print(f"Your choices are: {' '.join(choices)}", file=stdout)
     print(f"Which apps do you want to {verb} (wildcards ok)?", file=stdout)
@@ -179,105 +266,76 @@ def _ask(prog, verb, choices, stdin, stdout):
     return line.split()
 
 
-def _run(prog, parser, argv, act, stdin, stdout):
-    """The shared body of ensite and dissite; ACT(confdir, statedir, name, args) -> Outcome."""
-    if argv is None:
-        argv = sys.argv[1:]
-    if prog == "uwsgi-ensite":
-        # --wait takes its value only as --wait=SECONDS, so `--wait app` keeps app as a name.
-        end = argv.index("--") if "--" in argv else len(argv)
-        argv = [f"--wait={DEFAULT_TIMEOUT}" if a == "--wait" and i < end else a for i, a in enumerate(argv)]
-    args, status = _parse(parser, argv)
+def attach_defaults(argv, attached_only):
+    """ARGV with each bare OPTION of ATTACHED_ONLY (before any `--`) read as OPTION=DEFAULT."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    return [
+        f"{arg}={attached_only[arg]}" if arg in attached_only and i < end else arg
+        for i, arg in enumerate(argv)
+    ]
+
+
+def run_site_command(command, argv=None, stdin=None, stdout=None):
+    """uwsgi-ensite or uwsgi-dissite, as COMMAND says; returns the exit status."""
+    stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
+    argv = sys.argv[1:] if argv is None else argv
+    parser = site_parser(command)
+    args, status = _parse(parser, attach_defaults(argv, command.attached_only))
     if args is None:
         return status
     confdir = paths.confdir(args.confdir)
     statedir = paths.statedir(args.statedir)
-    enabling = prog == "uwsgi-ensite"
-    choices = sites.available_names(confdir) if enabling else sites.enabled_names(confdir)
+    offered = os.path.join(confdir, command.names_from)
+    choices = sites.names_in(offered)
     requested = args.names
     if not requested:
         if not stdin.isatty():
             parser.print_usage(sys.stderr)
-            _error(prog, "no app named, and no terminal to ask on")
+            _error(command.prog, "no app named, and no terminal to ask on")
             return EXIT_USAGE
         if not choices:
-            where = sites.available_dir(confdir) if enabling else sites.enabled_dir(confdir)
-            _error(prog, f"no apps to {'enable' if enabling else 'disable'} in {where}")
+            _error(command.prog, f"no apps to {command.verb} in {offered}")
             return EXIT_FAILED
         try:
-            requested = _ask(prog, "enable" if enabling else "disable", choices, stdin, stdout)
+            requested = _ask(command.verb, choices, stdin, stdout)
         except KeyboardInterrupt:
             print(file=stdout)
             return EXIT_FAILED
     todo, errors = sites.expand(requested, choices)
     status = EXIT_OK
     for message in errors:
-        _error(prog, message)
+        _error(command.prog, message)
         status = EXIT_FAILED
-    changed, up = False, []
+    changed, acted = False, []
     for name in todo:
         try:
-            outcome = act(confdir, statedir, name, args)
+            outcome = command.act(confdir, statedir, name, args)
         except sites.Refused as refusal:
-            _error(prog, str(refusal))
+            _error(command.prog, str(refusal))
             status = EXIT_FAILED
             continue
         except OSError as err:
-            _error(prog, f"app {name}: {err.filename or ''}: {err.strerror}")
+            _error(command.prog, f"app {name}: {err.filename or ''}: {err.strerror}")
             status = EXIT_FAILED
             continue
         _info(args, outcome.message, stdout)
         changed = changed or outcome.changed
-        if enabling and os.path.lexists(sites.enabled_path(confdir, name)):
-            up.append(name)
+        acted.append(name)
     if changed and not args.dry_run:
         _info(args, hint(), stdout)
-    if enabling and args.wait and not args.dry_run and up:
-        status = max(status, _wait(prog, args, confdir, up, stdout))
+    if command.then:
+        status = max(status, command.then(command, args, confdir, acted, stdout))
     return status
-
-
-def _wait(prog, args, confdir, names_, stdout):
-    status = EXIT_OK
-    for name in names_:
-        result = wait.wait_up(
-            name,
-            ini=sites.available_path(confdir, name),
-            rundir=paths.rundir(),
-            logdir=paths.logdir(),
-            timeout=args.wait,
-            uwsgi=paths.uwsgi_bin(),
-        )
-        if result.ok:
-            _info(args, result.message, stdout)
-            continue
-        _error(prog, result.message)
-        for line in result.log_tail:
-            print(f"  {line}", file=sys.stderr)
-        status = EXIT_FAILED
-        if "no emperor running" in result.message:
-            break  # the same for every other app
-    return status
-
-
-def _enable(confdir, statedir, name, args):
-    return sites.enable(confdir, statedir, name, maint=args.maintmode, dry_run=args.dry_run)
-
-
-def _disable(confdir, statedir, name, args):
-    return sites.disable(
-        confdir, statedir, name, maint=args.maintmode, purge=args.purge, dry_run=args.dry_run
-    )
 
 
 def ensite_main(argv=None, stdin=None, stdout=None):
     """uwsgi-ensite; returns the exit status."""
-    return _run("uwsgi-ensite", ensite_parser(), argv, _enable, stdin or sys.stdin, stdout or sys.stdout)
+    return run_site_command(ENSITE, argv, stdin, stdout)
 
 
 def dissite_main(argv=None, stdin=None, stdout=None):
     """uwsgi-dissite; returns the exit status."""
-    return _run("uwsgi-dissite", dissite_parser(), argv, _disable, stdin or sys.stdin, stdout or sys.stdout)
+    return run_site_command(DISSITE, argv, stdin, stdout)
 
 
 def query_main(argv=None):

@@ -1,11 +1,17 @@
 """Where things live on an installed system, and how callers (and tests) move them."""
 
+import enum
 import os
 
 CONFDIR = "/etc/uwsgi"
 STATEDIR = "/var/lib/uwsgi-emperor"
-RUNDIR = "/run/uwsgi"
+RUNDIR = "/run/uwsgi"  # the vassals' sockets
 LOGDIR = "/var/log/uwsgi"
+# The Emperor's own files. They are named here once, so moving them is a one-line change
+# (etc/uwsgi/emperor.ini and debian/ name them for the Emperor itself).
+EMPEROR_RUNDIR = "/run/uwsgi"
+STATS_SOCKET = "emperor-stats.sock"
+EMPEROR_PIDFILE = "emperor.pid"
 VENV = "/opt/venvs/uwsgi-emperor"
 UWSGI_BIN = VENV + "/bin/uwsgi"
 DEBIAN_UWSGI_BIN = "/usr/bin/uwsgi"  # Debian's uwsgi-core, for python3-uwsgi-ensite
@@ -15,6 +21,13 @@ EMPEROR_DEFAULTS = "/etc/default/uwsgi-emperor"
 AVAILABLE = "apps-available"
 ENABLED = "apps-enabled"
 SUFFIX = ".ini"
+
+
+class Flavour(enum.Enum):
+    """Which uWSGI runs the apps on this host."""
+
+    EMPEROR = "uwsgi-emperor"  # this package: the venv's uwsgi, an Emperor watching apps-enabled
+    DEBIAN = "debian"  # Debian's uwsgi package, with the helpers alone (python3-uwsgi-ensite)
 
 
 def confdir(option=None, environ=os.environ):
@@ -28,8 +41,22 @@ def statedir(option=None, environ=os.environ):
 
 
 def rundir(environ=os.environ):
-    """Where vassal sockets and the emperor's stats socket are: $UWSGI_RUNDIR or /run/uwsgi."""
+    """Where the vassals' sockets are: $UWSGI_RUNDIR or /run/uwsgi."""
     return environ.get("UWSGI_RUNDIR") or RUNDIR
+
+
+def emperor_rundir(environ=os.environ):
+    """Where the Emperor's stats socket and pid file are: $UWSGI_EMPEROR_RUNDIR or EMPEROR_RUNDIR."""
+    return environ.get("UWSGI_EMPEROR_RUNDIR") or EMPEROR_RUNDIR
+
+
+def stats_socket(environ=os.environ):
+    """The Emperor's stats server (it writes JSON to whoever connects)."""
+    return os.path.join(emperor_rundir(environ), STATS_SOCKET)
+
+
+def emperor_pidfile(environ=os.environ):
+    return os.path.join(emperor_rundir(environ), EMPEROR_PIDFILE)
 
 
 def logdir(environ=os.environ):
@@ -48,6 +75,11 @@ def uwsgi_bin(environ=os.environ):
     if not os.path.exists(UWSGI_BIN) and os.path.exists(DEBIAN_UWSGI_BIN):
         return DEBIAN_UWSGI_BIN
     return UWSGI_BIN
+
+
+def flavour(environ=os.environ):
+    """Which uWSGI runs here: Debian's when the binary the helpers use is Debian's, else ours."""
+    return Flavour.DEBIAN if uwsgi_bin(environ) == DEBIAN_UWSGI_BIN else Flavour.EMPEROR
 
 
 def emperor_defaults(environ=os.environ):

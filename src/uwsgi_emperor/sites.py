@@ -53,7 +53,8 @@ def link_target(name):
     return os.path.join("..", paths.AVAILABLE, name + paths.SUFFIX)
 
 
-def _names_in(directory):
+def names_in(directory):
+    """App names with a *.ini entry in DIRECTORY (none if it is missing)."""
     try:
         entries = os.listdir(directory)
     except (FileNotFoundError, NotADirectoryError):
@@ -71,12 +72,12 @@ def _names_in(directory):
 
 def available_names(confdir):
     """App names with an ini in apps-available/."""
-    return _names_in(available_dir(confdir))
+    return names_in(available_dir(confdir))
 
 
 def enabled_names(confdir):
     """Names of every *.ini entry in apps-enabled/, whatever it is (link, dangling link, file)."""
-    return _names_in(enabled_dir(confdir))
+    return names_in(enabled_dir(confdir))
 
 
 def is_glob(arg):

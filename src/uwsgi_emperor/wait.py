@@ -1,5 +1,6 @@
 """uwsgi-ensite --wait: wait until the emperor has an app up, or say plainly why not."""
 
+import enum
 import json
 import os
 import socket
@@ -9,18 +10,28 @@ from dataclasses import dataclass, field
 
 from .inicheck import uwsgi_env
 
-STATS_SOCKET = "emperor-stats.sock"
-PIDFILE = "emperor.pid"
 DEFAULT_TIMEOUT = 10.0
 POLL_INTERVAL = 0.1
 LOG_LINES = 15
 
 
+class Reason(enum.Enum):
+    """How a wait ended; callers decide on this, the message is for people."""
+
+    UP = "up"
+    NO_EMPEROR = "no emperor"  # nothing will start the app: waiting for the next app is as futile
+    NOT_UP = "not up"  # the emperor runs, the app did not come up in time
+
+
 @dataclass(frozen=True)
 class Result:
-    ok: bool
+    reason: Reason
     message: str
     log_tail: list = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return self.reason is Reason.UP
 
 
 def read_stats(path, timeout=1.0):
@@ -113,14 +124,15 @@ def tail(path, count=LOG_LINES):
     return lines[-count:]
 
 
-def wait_up(name, *, ini, rundir, logdir, timeout, uwsgi, clock=time.monotonic, sleep=time.sleep):
-    """Wait up to TIMEOUT seconds until app NAME (its ini at INI) is up under the emperor."""
-    stats_path = os.path.join(rundir, STATS_SOCKET)
-    pidfile = os.path.join(rundir, PIDFILE)
+def wait_up(name, *, ini, rundir, logdir, stats_path, pidfile, timeout, uwsgi,
+            clock=time.monotonic, sleep=time.sleep):
+    """Wait up to TIMEOUT seconds until app NAME (its ini at INI) is up under the emperor whose
+    stats server is STATS_PATH and pid file PIDFILE. The app's socket and log default to
+    RUNDIR/NAME.sock and LOGDIR/NAME.log unless its ini names its own."""
     stats = read_stats(stats_path)
     if stats is None and not pid_alive(pidfile):
         return Result(
-            False,
+            Reason.NO_EMPEROR,
             f"no emperor running (nothing answers on {stats_path}, no live process in {pidfile}); "
             f"app {name} starts when the emperor starts",
         )
@@ -129,16 +141,16 @@ def wait_up(name, *, ini, rundir, logdir, timeout, uwsgi, clock=time.monotonic, 
     deadline = clock() + timeout
     while True:
         if stats is not None and vassal_accepting(stats, name):
-            return Result(True, f"App {name} is up (the emperor reports it accepting requests).")
+            return Result(Reason.UP, f"App {name} is up (the emperor reports it accepting requests).")
         if address is not None and accepts(address):
-            return Result(True, f"App {name} is up ({socket_value} accepts connections).")
+            return Result(Reason.UP, f"App {name} is up ({socket_value} accepts connections).")
         if clock() >= deadline:
             break
         sleep(POLL_INTERVAL)
         stats = read_stats(stats_path)
     log = app_option(uwsgi, ini, "logto") or os.path.join(logdir, name + ".log")
     return Result(
-        False,
+        Reason.NOT_UP,
         f"app {name} is not up after {timeout:g} s ({socket_value} accepts no connection); "
         f"last lines of {log}:",
         tail(log),

@@ -2,7 +2,7 @@
 
 import os
 
-from test_ensite_support import GOOD_INI, uwsgi  # noqa: F401  (fixture)
+from sitetree import GOOD_INI
 from uwsgi_emperor import inicheck
 
 

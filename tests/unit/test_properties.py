@@ -6,10 +6,11 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from test_ensite_support import GOOD_INI, require_uwsgi_bin, snapshot
+from sitetree import GOOD_INI, snapshot
 from uwsgi_emperor import cli
 
 POOL = ["app1", "app2", "x.y", "a@b", "c+d"]
@@ -73,10 +74,10 @@ def build(root, layout):
     return conf
 
 
+@pytest.mark.needs_uwsgi  # "bad-option" inis are refused by the uwsgi binary
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(layout=trees, runs=commands)
-def test_no_escape_no_lost_file_no_traceback(layout, runs):
-    uwsgi = require_uwsgi_bin()
+def test_no_escape_no_lost_file_no_traceback(uwsgi_bin, layout, runs):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         conf = build(root, layout)
@@ -85,7 +86,7 @@ def test_no_escape_no_lost_file_no_traceback(layout, runs):
         before = snapshot(root)
         regular_files = {p: v for p, v in before.items() if v[0] == "file"}
         old_links = {p: v for p, v in before.items() if v[0] == "link"}
-        env = {"UWSGI_CONFDIR": str(conf), "UWSGI_STATEDIR": str(state), "UWSGI_BIN": uwsgi,
+        env = {"UWSGI_CONFDIR": str(conf), "UWSGI_STATEDIR": str(state), "UWSGI_BIN": uwsgi_bin,
                "UWSGI_RUNDIR": str(root / "run"), "UWSGI_LOGDIR": str(root / "log")}
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)

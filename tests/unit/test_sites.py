@@ -4,7 +4,6 @@ import os
 
 import pytest
 
-from test_ensite_support import tree  # noqa: F401  (fixture)
 from uwsgi_emperor import sites
 
 

@@ -1,11 +1,10 @@
-"""Shared fixtures and helpers for the uwsgi-ensite/dissite/query tests (holds no tests)."""
+"""The temporary confdir and statedir the uwsgi-ensite/dissite/query tests act on, and a
+snapshot of a tree to prove a refused action changed nothing (fixtures: conftest.py)."""
 
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 GOOD_INI = "[uwsgi]\nmodule = wsgiref.simple_server:demo_app\n"
 
@@ -66,42 +65,3 @@ class Tree:
 
     def snapshot(self):
         return snapshot(self.root)
-
-
-@pytest.fixture
-def tree(tmp_path, monkeypatch):
-    """A confdir with empty apps-available/ and apps-enabled/, a statedir, and the env pointing there."""
-    confdir = tmp_path / "etc-uwsgi"
-    (confdir / "apps-available").mkdir(parents=True)
-    (confdir / "apps-enabled").mkdir()
-    statedir = tmp_path / "state"
-    monkeypatch.setenv("UWSGI_CONFDIR", str(confdir))
-    monkeypatch.setenv("UWSGI_STATEDIR", str(statedir))
-    monkeypatch.setenv("UWSGI_RUNDIR", str(tmp_path / "run"))
-    monkeypatch.setenv("UWSGI_LOGDIR", str(tmp_path / "log"))
-    return Tree(tmp_path, confdir, statedir)
-
-
-def require_uwsgi_bin(request=None):
-    """The packaged uwsgi binary: the lead's `uwsgi_bin` fixture if there is one, else $UWSGI_BIN."""
-    path = None
-    if request is not None:
-        try:
-            path = request.getfixturevalue("uwsgi_bin")
-        except pytest.FixtureLookupError:
-            path = None
-    path = str(path or os.environ.get("UWSGI_BIN") or "")
-    assert path, (
-        "UWSGI_BIN is not set: these tests need the packaged uwsgi binary "
-        "(set UWSGI_BIN to it, e.g. the one unpacked from the built .deb)"
-    )
-    assert os.access(path, os.X_OK), f"UWSGI_BIN={path} is not an executable file"
-    return path
-
-
-@pytest.fixture
-def uwsgi(request, monkeypatch):
-    """Path of the packaged uwsgi binary, also exported as $UWSGI_BIN; fails (never skips) without it."""
-    path = require_uwsgi_bin(request)
-    monkeypatch.setenv("UWSGI_BIN", path)
-    return path
