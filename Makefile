@@ -31,9 +31,10 @@ HELPER_DEB := dist/python3-uwsgi-ensite_$(shell sed -n "s/^ *version=\"\(.*\)\",
 test: $(DEB) $(HELPER_DEB) test-deps
 	$(PYTEST) tests
 
-# Quick loop while developing: no clean roots.
-test-unit: $(DEB) test-deps
-	$(PYTEST) -m "not system" tests
+# Quick loop while developing: tests/unit without the .deb and without clean roots. The
+# tests that run the packaged uwsgi are marked needs_uwsgi and run in `make test`.
+test-unit: test-deps
+	$(PYTEST) -m "not needs_uwsgi" tests/unit
 
 test-system: $(DEB) $(HELPER_DEB) test-deps
 	$(PYTEST) -m system tests

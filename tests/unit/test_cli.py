@@ -523,3 +523,46 @@ def test_hint_names_debians_init_script_without_the_emperor():
         "Debian's uwsgi runs the enabled apps when it starts: /etc/init.d/uwsgi restart"
     )
     assert cli.hint({"UWSGI_BIN": "/opt/venvs/uwsgi-emperor/bin/uwsgi"}) == cli.HINT
+
+
+@pytest.mark.needs_uwsgi
+def test_wait_stops_at_the_first_app_when_no_emperor_runs(tree, capsys):
+    tree.add("app1")
+    tree.add("app2")
+    assert ensite("--wait", "app1", "app2") == 1
+    out, err = output(capsys)
+    assert out == f"Enabling app app1.\nEnabling app app2.\n{HINT}\n"
+    assert err.count("no emperor running") == 1
+    assert err.startswith("uwsgi-ensite: error: no emperor running ")
+
+
+@pytest.mark.parametrize(
+    "argv, parsed",
+    [
+        (["--wait", "app1"], ["--wait=10.0", "app1"]),
+        (["app1", "--wait"], ["app1", "--wait=10.0"]),
+        (["--wait=3", "app1"], ["--wait=3", "app1"]),
+        (["-q", "--", "--wait"], ["-q", "--", "--wait"]),  # after --, a name
+    ],
+)
+def test_a_bare_wait_means_the_default_and_never_takes_the_next_word(argv, parsed):
+    assert cli.attach_defaults(argv, cli.ENSITE.attached_only) == parsed
+
+
+def test_dissite_has_no_wait(tree, capsys):
+    assert dissite("--wait", "app1") == 2
+    assert output(capsys)[1].splitlines()[-1] == "uwsgi-dissite: error: unrecognized arguments: --wait"
+
+
+def test_the_table_names_each_commands_directory_and_verb(tree, capsys):
+    # No app anywhere and a terminal: each command says what it would have offered, and where.
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert cli.ensite_main([], stdin=Terminal("")) == 1
+    assert cli.dissite_main([], stdin=Terminal("")) == 1
+    assert output(capsys) == ("", (
+        f"uwsgi-ensite: error: no apps to enable in {tree.available}\n"
+        f"uwsgi-dissite: error: no apps to disable in {tree.enabled}\n"
+    ))

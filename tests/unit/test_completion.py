@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from uwsgi_emperor import cli
+
 SCRIPT = Path(__file__).resolve().parents[2] / "src/uwsgi_emperor/completion/uwsgi-ensite"
 
 
@@ -73,3 +75,14 @@ def test_options(confdir):
 
 def test_nothing_to_offer_without_a_confdir(tmp_path):
     assert complete(["uwsgi-ensite", ""], tmp_path / "missing") == []
+
+
+@pytest.mark.parametrize(
+    "prog, parser",
+    [("uwsgi-ensite", cli.ensite_parser), ("uwsgi-dissite", cli.dissite_parser), ("uwsgi-query", cli.query_parser)],
+)
+def test_options_offered_are_the_parsers(confdir, prog, parser):
+    # An option added to a command's parser (or its SiteCommand row) must be completed too.
+    options = {s for action in parser()._actions for s in action.option_strings}
+    attached = {f"{o}=" for c in cli.SITE_COMMANDS.values() if c.prog == prog for o in c.attached_only}
+    assert set(complete([prog, "-"], confdir)) == options | attached

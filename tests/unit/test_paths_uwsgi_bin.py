@@ -1,4 +1,5 @@
-"""Which uwsgi binary the helpers ask: $UWSGI_BIN, the venv's, or Debian's (helper-only hosts)."""
+"""Which uwsgi binary the helpers ask ($UWSGI_BIN, the venv's, or Debian's on helper-only hosts),
+which uWSGI that makes the host run, and where the Emperor's own run files are."""
 
 from uwsgi_emperor import paths
 
@@ -36,3 +37,30 @@ def test_neither_names_the_venv_binary(monkeypatch, tmp_path):
 def test_defaults():
     assert paths.UWSGI_BIN == "/opt/venvs/uwsgi-emperor/bin/uwsgi"
     assert paths.DEBIAN_UWSGI_BIN == "/usr/bin/uwsgi"
+
+
+def test_flavour_is_debian_only_for_debians_binary():
+    assert paths.flavour({"UWSGI_BIN": "/usr/bin/uwsgi"}) is paths.Flavour.DEBIAN
+    assert paths.flavour({"UWSGI_BIN": "/opt/venvs/uwsgi-emperor/bin/uwsgi"}) is paths.Flavour.EMPEROR
+    assert paths.flavour({"UWSGI_BIN": "/elsewhere/uwsgi"}) is paths.Flavour.EMPEROR
+
+
+def test_flavour_follows_the_binary_found(monkeypatch, tmp_path):
+    debian = tmp_path / "debian-uwsgi"
+    debian.touch()
+    monkeypatch.setattr(paths, "UWSGI_BIN", str(tmp_path / "no-venv-uwsgi"))
+    monkeypatch.setattr(paths, "DEBIAN_UWSGI_BIN", str(debian))
+    assert paths.flavour({}) is paths.Flavour.DEBIAN
+    (tmp_path / "no-venv-uwsgi").touch()
+    assert paths.flavour({}) is paths.Flavour.EMPEROR
+
+
+def test_the_emperors_run_files():
+    assert paths.stats_socket({}) == "/run/uwsgi/emperor-stats.sock"
+    assert paths.emperor_pidfile({}) == "/run/uwsgi/emperor.pid"
+    # Moving the apps' sockets does not move the Emperor's files, and the other way round.
+    env = {"UWSGI_RUNDIR": "/tmp/apps", "UWSGI_EMPEROR_RUNDIR": "/tmp/emperor"}
+    assert paths.stats_socket(env) == "/tmp/emperor/emperor-stats.sock"
+    assert paths.emperor_pidfile(env) == "/tmp/emperor/emperor.pid"
+    assert paths.rundir(env) == "/tmp/apps"
+    assert paths.stats_socket({"UWSGI_RUNDIR": "/tmp/apps"}) == "/run/uwsgi/emperor-stats.sock"
