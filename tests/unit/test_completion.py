@@ -77,12 +77,13 @@ def test_nothing_to_offer_without_a_confdir(tmp_path):
     assert complete(["uwsgi-ensite", ""], tmp_path / "missing") == []
 
 
-@pytest.mark.parametrize(
-    "prog, parser",
-    [("uwsgi-ensite", cli.ensite_parser), ("uwsgi-dissite", cli.dissite_parser), ("uwsgi-query", cli.query_parser)],
-)
-def test_options_offered_are_the_parsers(confdir, prog, parser):
+PARSERS = [(c.prog, lambda c=c: cli.site_parser(c), c.attached_only) for c in cli.SITE_COMMANDS.values()]
+PARSERS.append(("uwsgi-query", cli.query_parser, {}))
+
+
+@pytest.mark.parametrize("prog, parser, attached_only", PARSERS, ids=[p[0] for p in PARSERS])
+def test_options_offered_are_the_parsers(confdir, prog, parser, attached_only):
     # An option added to a command's parser (or its SiteCommand row) must be completed too.
     options = {s for action in parser()._actions for s in action.option_strings}
-    attached = {f"{o}=" for c in cli.SITE_COMMANDS.values() if c.prog == prog for o in c.attached_only}
+    attached = {f"{option}=" for option in attached_only}
     assert set(complete([prog, "-"], confdir)) == options | attached
