@@ -124,7 +124,10 @@ FROM_UWSGI = {"unknown-option"}
 
 @pytest.mark.parametrize(
     "setup, argv, message",
-    [pytest.param(*r[1:], id=r[0], marks=[pytest.mark.needs_uwsgi] * (r[0] in FROM_UWSGI)) for r in REFUSALS],
+    [
+        pytest.param(*r[1:], id=r[0], marks=pytest.mark.needs_uwsgi if r[0] in FROM_UWSGI else ())
+        for r in REFUSALS
+    ],
 )
 def test_ensite_refusals(tree, capsys, setup, argv, message):
     setup(tree)
