@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from uwsgi_emperor import inicheck, newapp, newapp_cli
+from uwsgi_emperor import inicheck, newapp, newapp_cli, newapp_render
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 
@@ -23,13 +23,13 @@ GOLDEN_CASES = {
     "full": [
         "--module", "mysite.wsgi:application", "--chdir", "/srv/mysite",
         "--virtualenv", "/srv/mysite/venv", "--processes", "4", "--threads", "2",
-        "--user", "root", "--group", "root",
+        "--user", "root", "--group", "root", "--allow-root",
         "--env", "DJANGO_SETTINGS_MODULE=mysite.settings", "--env", "DISCOUNT=100% off",
     ],
     "zerg": ["--module", "mysite.wsgi", "--chdir", "/srv/mysite", "--zerg"],
     "zerg-full": [
         "--module", "mysite.wsgi:application", "--virtualenv", "/srv/mysite/venv",
-        "--processes", "1", "--threads", "4", "--user", "root", "--group", "root",
+        "--processes", "1", "--threads", "4", "--user", "root", "--group", "root", "--allow-root",
         "--env", "MODE=prod", "--zerg",
     ],
     "nginx": ["--module", "mysite.wsgi", "--nginx", "app.example.org"],
@@ -403,7 +403,7 @@ def test_uwsgi_reads_a_percent_in_a_value_literally(uwsgi_bin, tmp_path):
     proc = _uwsgi(uwsgi_bin, "--ini", str(ini), "--get", "env")
     assert (proc.returncode, proc.stdout) == (0, "DJANGO_SETTINGS_MODULE=mysite.settings\n")
     one = tmp_path / "one.ini"
-    one.write_text("[uwsgi]\nchdir = " + newapp.ini_value("/srv/100% %n") + "\n")
+    one.write_text("[uwsgi]\nchdir = " + newapp_render.ini_value("/srv/100% %n") + "\n")
     proc = _uwsgi(uwsgi_bin, "--ini", str(one), "--get", "chdir")
     assert (proc.returncode, proc.stdout) == (0, "/srv/100% %n\n")
 
@@ -423,8 +423,9 @@ def test_nginx_accepts_the_server_block(tmp_path, case):
     assert nginx, "nginx is missing (scripts/apt-test-deps.txt installs nginx-light)"
     app = newapp.App(name="app1", module="mysite.wsgi", zerg="--zerg" in GOLDEN_CASES[case],
                      server_name="app.example.org", static=[("/static/", "/srv/mysite/static")])
-    plan = newapp.plan(app, str(tmp_path), str(tmp_path), "/run/uwsgi", False, None, None,
-                       emperor_defaults=str(tmp_path / "default"), nginx_logdir=str(tmp_path))
+    plan = newapp.plan(newapp.Request(
+        app, confdir=str(tmp_path), nginx_dir=str(tmp_path), rundir="/run/uwsgi",
+        emperor_defaults=str(tmp_path / "default"), nginx_logdir=str(tmp_path)))
     (tmp_path / "site").write_text(plan.files[1][1])
     # Relative includes (uwsgi_params) are looked up beside the main config.
     shutil.copy("/etc/nginx/uwsgi_params", tmp_path)
@@ -520,8 +521,9 @@ def test_real_emperor_starts_a_zerg_that_serves_the_app_socket(uwsgi_bin, tmp_pa
     release = tmp_path / "release"
     (app_dir / "hello.py").write_text(HOLD_APP.format(release=str(release)))
     app = newapp.App(name="app1", module="hello", chdir=str(app_dir), processes=1, zerg=True)
-    plan = newapp.plan(app, str(tmp_path), str(tmp_path), str(run_dir), True, None, None,
-                       emperor_defaults=str(tmp_path / "default"))
+    plan = newapp.plan(newapp.Request(
+        app, confdir=str(tmp_path), nginx_dir=str(tmp_path), rundir=str(run_dir), strict=True,
+        emperor_defaults=str(tmp_path / "default")))
     (vassals / "app1.ini").write_text(plan.files[0][1])
     (tmp_path / "defaults.ini").write_text(VASSAL_DEFAULTS.format(run=run_dir))
     (tmp_path / "emperor.ini").write_text(
