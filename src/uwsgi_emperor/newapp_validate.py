@@ -1,15 +1,17 @@
 """uwsgi-newapp's checks: pure functions of what the admin typed and of what hostinfo read.
 
 Every value that ends up in the ini is written as given, so anything uWSGI would read as more
-than a literal is refused rather than quoted: a line break (it would start a new option line,
-`uid = 0` say), `@(` (uWSGI reads a file, or runs `exec://` commands, when it reads the ini)
-and `$(` (uWSGI substitutes an environment variable of the Emperor). A literal % is escaped
-by the template (newapp_render.ini_value).
+than a literal is refused rather than quoted: a line break or other control character (a line
+break starts a new option line, `uid = 0` say), `@(` (uWSGI reads a file, or runs `exec://`
+commands, when it reads the ini), `$(` (uWSGI substitutes an environment variable of the
+Emperor) and `%(` (another option's value). A lone % is escaped by the template
+(newapp_render.ini_value).
 """
 
 import dataclasses
 import os
 import re
+import unicodedata
 
 from . import hostinfo, names, sockets
 from .newapp_request import NewAppError
@@ -20,11 +22,16 @@ _ENV_KEY = re.compile(rf"{_IDENT}\Z")
 _LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 # Characters that would end or change an nginx directive; refused rather than quoted.
 _NGINX_UNSAFE = re.compile(r"[\s;{}'\"#\\$]")
-# What uWSGI expands in an ini value while reading it (core/uwsgi.c uwsgi_setup, the '$' and
-# '@' passes of uwsgi_apply_config_pass).
+# Every character Python's str.splitlines() breaks at (newapp_render.tidy splits the rendered
+# text with it, so each of them would start a new ini line), not \n and \r alone.
+_LINE_BREAK = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# What uWSGI expands in an ini value while reading it (core/uwsgi.c uwsgi_setup, the '$', '@'
+# and '%' passes of uwsgi_apply_config_pass; a lone % is escaped by the template, but %% is
+# read back as %, and %( is then a placeholder).
 EXPANSIONS = {
     "@(": "uWSGI would replace @(...) with a file's content, or a command's output",
     "$(": "uWSGI would replace $(...) with an environment variable of the Emperor",
+    "%(": "uWSGI would replace %(...) with the value of another option",
 }
 # Debian's own uwsgi package (python3-uwsgi-ensite's hosts): its init script gives each
 # app this socket.
@@ -35,8 +42,10 @@ def check_value(option, value):
     """VALUE of OPTION (e.g. '--chdir') holds no line break and nothing uWSGI expands."""
     if value is None:
         return value
-    if "\n" in value or "\r" in value:
-        raise NewAppError(f"invalid {option} {value!r}: line breaks are not allowed")
+    if _LINE_BREAK.search(value) or any(unicodedata.category(c) == "Cc" for c in value):
+        raise NewAppError(
+            f"invalid {option} {value!r}: line breaks and control characters are not allowed"
+        )
     for mark, why in EXPANSIONS.items():
         if mark in value:
             raise NewAppError(f"invalid {option} {value!r}: {why} when it reads the ini")
@@ -65,7 +74,7 @@ def parse_env(item):
     key, sep, value = item.partition("=")
     if not sep or not _ENV_KEY.match(key):
         raise NewAppError(f"invalid --env {item!r}: expected KEY=VALUE with KEY a variable name")
-    if "\n" in value or "\r" in value:
+    if _LINE_BREAK.search(value):
         raise NewAppError(f"invalid --env {key}: the value must be a single line")
     check_value(f"--env {key}", value)
     return key, value
