@@ -18,6 +18,7 @@ nothing, and the empty environment of the sandbox leaves it unexpanded.
 
 import os
 import pwd
+import re
 import subprocess
 
 from . import names, paths, sockets
@@ -47,6 +48,9 @@ PARSE_TIME_OPTIONS = {
 }
 # Plugins load as shared libraries while the ini is read: a bare name (python3) comes from
 # the plugin directory, a path is any library at all.
+# A scheme whose name comes from a %-variable: uWSGI fills those in as it reads the file,
+# so `@(%n://...)` in an app named exec.ini is exec://.
+_BUILT_SCHEME = re.compile(r"(\S*%\S*?)://")
 PLUGIN_OPTIONS = {"plugin", "plugins", "need-plugin", "need-plugins", "plugins-dir",
                   "plugin-dir", "need-plugins-dir", "need-plugin-dir"}
 
@@ -115,6 +119,11 @@ def code_at_parse_time(text):
                 verb = "runs a command" if scheme == "exec://" else "calls a function"
                 return (f"line {number}: {scheme} {verb} whenever uWSGI reads the file, even to "
                         "check it; refusing to check or enable it")
+        built = _BUILT_SCHEME.search(value)
+        if built:
+            return (f"line {number}: '{built.group(0)}' is a scheme made of %-variables, which "
+                    "could be exec:// and run a command whenever uWSGI reads the file, even to "
+                    "check it; refusing to check or enable it")
         if name.endswith("-asap"):
             return (f"line {number}: '{key}' runs whenever uWSGI reads the file, even to check "
                     "it; refusing to check or enable it")

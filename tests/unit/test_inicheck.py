@@ -83,6 +83,8 @@ PARSE_TIME = [
     ("  for-readline = exec://ls", "line 3: exec:// runs a command " + REFUSE),
     ("env = A=@(call://uwsgi_version)", "line 3: call:// calls a function " + REFUSE),
     ("env = A=@(callint://getpid)", "line 3: callint:// calls a function " + REFUSE),
+    ("chdir = @(%n://touch /tmp/x)", "line 3: '@(%n://' is a scheme made of %-variables, which "
+     "could be exec:// and run a command " + REFUSE),
     ("exec-asap = touch /tmp/x", "line 3: 'exec-asap' runs " + REFUSE),
     ("hook-asap = exec:touch /tmp/x", "line 3: 'hook-asap' runs " + REFUSE),
     ("call-asap = f", "line 3: 'call-asap' runs " + REFUSE),
@@ -108,6 +110,7 @@ def test_code_run_while_reading_is_named(line, message):
     "[uwsgi]\n; exec-asap = touch /tmp/x\n# chdir = @(exec://id)\n",  # comments
     "[uwsgi]\nexec-as-root = mkdir -p /run/app\nhook-pre-app = exec:true\n",  # at start, not when read
     "[uwsgi]\nchdir = $(HOME)\nenv = B=@(/etc/hostname)\n",  # getenv and a file read: no code
+    "[uwsgi]\nsocket = %d/%n.sock\nenv = URL=https://example.org/%%20\n",  # %-variables, no scheme
 ])
 def test_what_only_runs_when_the_app_starts_is_not_refused(text):
     assert inicheck.code_at_parse_time(text) is None
@@ -260,3 +263,16 @@ def test_ensite_refuses_a_name_too_long_for_its_socket(tree, capsys):
             f"uwsgi-ensite: error: app {name}: {path}: socket path {tree.root}/run/{name}.sock is "
             "108 bytes, more than the 107 a unix socket path can hold: use a shorter app name\n"))
         assert tree.snapshot() == before
+
+
+def test_a_scheme_made_of_the_app_name_is_refused(tmp_path, uwsgi):
+    """exec.ini: %n is 'exec', so @(%n://...) is @(exec://...) to uWSGI."""
+    marker = tmp_path / "ran"
+    path = write(tmp_path, f"[uwsgi]\nmodule = x\nchdir = @(%n://touch {marker}; echo /)\n", "exec.ini")
+    assert inicheck.check(path, uwsgi) == (
+        "line 3: '@(%n://' is a scheme made of %-variables, which could be exec:// and run a "
+        "command " + REFUSE)
+    assert not marker.exists()
+    # What the scan stops: the packaged parser does run it (here as nobody, offline).
+    echo = write(tmp_path, "[uwsgi]\nchdir = @(%n://echo /from-exec)\n", "exec.ini")
+    assert inicheck.run_parser(uwsgi, ["--ini", echo, "--get", "chdir"])[:2] == (0, ["/from-exec"])
