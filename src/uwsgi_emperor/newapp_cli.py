@@ -1,12 +1,11 @@
 """uwsgi-newapp: a thin shell around newapp.py."""
 
 import argparse
-import grp
 import os
-import pwd
 import sys
 
-from . import newapp, paths
+from . import newapp, newapp_validate, newapp_write, paths
+from .newapp_request import PACKAGED_PYTHON
 
 PROG = "uwsgi-newapp"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -34,6 +33,8 @@ def build_parser():
             "CONFDIR/templates/ (vassal.ini.j2, nginx-site.conf.j2) override the packaged ones."
         ),
         epilog=(
+            "Values are written literally: line breaks, @( and $( (which uWSGI would expand) "
+            "are refused. "
             "Exit status: 0 written, 1 bad input or a file in the way (nothing written), "
             "2 bad usage. Environment: UWSGI_CONFDIR (default configuration directory), "
             "UWSGI_RUNDIR (where the sockets are)."
@@ -48,7 +49,7 @@ def build_parser():
     parser.add_argument("--chdir", metavar="DIR", help="directory to change to before loading the app")
     parser.add_argument(
         "--virtualenv", metavar="DIR",
-        help=f"virtualenv of the app; it must be built for Python {newapp.PACKAGED_PYTHON}, "
+        help=f"virtualenv of the app; it must be built for Python {PACKAGED_PYTHON}, "
         "the Python the packaged uWSGI runs",
     )
     parser.add_argument("--processes", type=_positive_int, metavar="N", help="worker processes (default 2)")
@@ -56,8 +57,13 @@ def build_parser():
     parser.add_argument("--user", metavar="U", help="run as this user instead of www-data (needs --group)")
     parser.add_argument("--group", metavar="G", help="run as this group instead of www-data (needs --user)")
     parser.add_argument(
+        "--allow-root", action="store_true",
+        help="accept a --user or --group that is root (uid or gid 0): the app then runs as root",
+    )
+    parser.add_argument(
         "--env", action="append", default=[], metavar="K=V",
-        help="environment variable for the app (repeatable)",
+        help="environment variable for the app (repeatable); the ini then is mode 0640, "
+        "not readable by other users",
     )
     parser.add_argument(
         "--zerg", action="store_true",
@@ -111,38 +117,45 @@ def _app(args):
         threads=args.threads,
         user=args.user,
         group=args.group,
-        env=[newapp.parse_env(item) for item in args.env],
+        env=[newapp_validate.parse_env(item) for item in args.env],
         zerg=args.zerg,
         server_name=args.server_name,
-        static=[newapp.parse_static(item) for item in args.static],
+        static=[newapp_validate.parse_static(item) for item in args.static],
+    )
+
+
+def _request(args):
+    return newapp.Request(
+        app=_app(args),
+        confdir=paths.confdir(args.confdir),
+        nginx_dir=args.nginx_dir or paths.NGINX_SITES,
+        rundir=paths.rundir(),
+        strict=args.strict,
+        allow_root=args.allow_root,
+        emperor_defaults=paths.emperor_defaults(),
+        debian_uwsgi=paths.uwsgi_bin() == paths.DEBIAN_UWSGI_BIN,
     )
 
 
 def _print_files(files):
-    for index, (path, text) in enumerate(files):
+    for index, item in enumerate(files):
         if len(files) > 1:
-            print(("\n" if index else "") + f"# ==> {path} <==")
-        sys.stdout.write(text)
+            print(("\n" if index else "") + f"# ==> {item.path} <==")
+        sys.stdout.write(item.text)
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     _usage_checks(parser, args)
-    confdir = paths.confdir(args.confdir)
-    nginx_dir = args.nginx_dir or paths.NGINX_SITES
     try:
-        plan = newapp.plan(
-            _app(args), confdir, nginx_dir, paths.rundir(), args.strict,
-            pwd.getpwnam, grp.getgrnam, emperor_defaults=paths.emperor_defaults(),
-            debian_uwsgi=paths.uwsgi_bin() == paths.DEBIAN_UWSGI_BIN,
-        )
+        plan = newapp.plan(_request(args))
         for warning in plan.warnings:
             print(f"{PROG}: warning: {warning}", file=sys.stderr)
         if args.stdout:
             _print_files(plan.files)
         else:
-            newapp.write_files(plan.files, args.force)
+            newapp_write.write_files(plan.files, args.force)
     except newapp.NewAppError as err:
         print(f"{PROG}: {err}", file=sys.stderr)
         return EXIT_FAILED
@@ -152,10 +165,10 @@ def main(argv=None):
     for note in plan.notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     if not args.stdout:
-        for path, _text in plan.files:
-            print(f"wrote {path}")
-        name = os.path.basename(plan.files[0][0])[: -len(paths.SUFFIX)]
-        nginx_path = plan.files[1][0] if len(plan.files) > 1 else None
+        for item in plan.files:
+            print(f"wrote {item.path}")
+        name = os.path.basename(plan.files[0].path)[: -len(paths.SUFFIX)]
+        nginx_path = plan.files[1].path if len(plan.files) > 1 else None
         print("next:")
         for step in newapp.next_steps(name, nginx_path):
             print(f"  {step}")

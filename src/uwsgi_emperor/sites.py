@@ -154,7 +154,8 @@ def enable(confdir, statedir, name, *, maint=False, dry_run=False, check=None):
     """Enable NAME (already valid) by linking it into apps-enabled/; return an Outcome.
 
     maint: a maintainer script asks; it never overrides an admin who disabled the app.
-    check: path -> None or a one-line problem (inicheck.check by default).
+    check: path -> None or a one-line problem (inicheck.check by default; a dry run runs
+    no binary: inicheck.check_static).
     """
     _require_dir(available_dir(confdir))
     _require_dir(enabled_dir(confdir))
@@ -173,7 +174,7 @@ def enable(confdir, statedir, name, *, maint=False, dry_run=False, check=None):
     if check is None:
         from . import inicheck
 
-        check = inicheck.check
+        check = inicheck.check_static if dry_run else inicheck.check
     problem = check(source)
     if problem:
         raise Refused(f"app {name}: {source}: {problem}")

@@ -4,11 +4,10 @@ import enum
 import json
 import os
 import socket
-import subprocess
 import time
 from dataclasses import dataclass, field
 
-from .inicheck import uwsgi_env
+from . import inicheck
 
 DEFAULT_TIMEOUT = 10.0
 POLL_INTERVAL = 0.1
@@ -97,22 +96,9 @@ def accepts(address, timeout=0.5):
 
 
 def app_option(uwsgi, ini, option):
-    """The app's own value of OPTION as uWSGI reads it (magic variables expanded), or None."""
-    try:
-        proc = subprocess.run(
-            [uwsgi, "--ini", ini, "--get", option],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            timeout=10,
-            env=uwsgi_env(),
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = proc.stdout.decode("utf-8", "replace").splitlines()
-    if proc.returncode != 0 or not lines:
-        return None
-    return lines[0].strip() or None
+    """The app's own value of OPTION as uWSGI reads it (magic variables expanded), or None;
+    read unprivileged, and never for an ini that runs code when read (inicheck.get_option)."""
+    return inicheck.get_option(ini, option, uwsgi)
 
 
 def tail(path, count=LOG_LINES):

@@ -43,8 +43,10 @@ def next_revision(version):
 
 
 def publish(repo_dir, url, *debs):
-    """scripts/publish-repo with no REPO_KEY (the throwaway key beside REPO_DIR)."""
-    env = dict(HOST_ENV, REPO_DIR=str(repo_dir), REPO_URL=url)
+    """scripts/publish-repo with no REPO_KEY: a throwaway key of its own for each repository,
+    kept outside what gets served (REPO_DIR and the client files beside it)."""
+    gnupg = repo_dir.parent.parent / f"{repo_dir.parent.name}-gnupg"
+    env = dict(HOST_ENV, REPO_DIR=str(repo_dir), REPO_URL=url, REPO_GNUPGHOME=str(gnupg))
     proc = subprocess.run([str(ROOT / "scripts" / "publish-repo"), *map(str, debs)],
                           cwd=ROOT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -151,7 +153,7 @@ def test_client_files_point_at_the_mirror_with_its_key(mirror):
     ]
     assert (files / "uwsgi-emperor.pref").read_text().splitlines()[2:] == [
         "Package: uwsgi-emperor uwsgi-emperor-dbgsym",
-        "Pin: release o=uwsgi-emperor",
+        "Pin: release o=uwsgi-emperor,l=uwsgi-emperor",
         "Pin-Priority: 1001",
     ]
     shown = subprocess.run(["gpg", "--show-keys", "--with-colons", str(files / "uwsgi-emperor.asc")],

@@ -1,16 +1,23 @@
-"""The pure parts of uwsgi-newapp: input checks, virtualenv detection, broodlord, templates."""
+"""The parts of uwsgi-newapp: input checks (newapp_validate), what it reads from the host
+(hostinfo: virtualenv detection, broodlord), templates (newapp_render), writing (newapp_write)."""
 
 import pathlib
 
 import pytest
 
-from uwsgi_emperor import newapp, paths
-from uwsgi_emperor.newapp import NewAppError
+from uwsgi_emperor import hostinfo, newapp, newapp_render, newapp_validate, newapp_write, paths
+from uwsgi_emperor.newapp import App, NewAppError, Request
+
+
+def check_virtualenv(venv, strict):
+    """newapp_validate's judgement of what hostinfo reads of VENV."""
+    host = hostinfo.read_host(Request(App("app1", "m", virtualenv=venv)))
+    return newapp_validate.check_virtualenv(venv, strict, host, "3.11")
 
 
 @pytest.mark.parametrize("module", ["mysite.wsgi", "mysite.wsgi:application", "app", "_a.b_2.c:make_app"])
 def test_module_accepted(module):
-    assert newapp.check_module(module) == module
+    assert newapp_validate.check_module(module) == module
 
 
 @pytest.mark.parametrize(
@@ -18,24 +25,24 @@ def test_module_accepted(module):
 )
 def test_module_refused(module):
     with pytest.raises(NewAppError, match="^invalid module "):
-        newapp.check_module(module)
+        newapp_validate.check_module(module)
 
 
 def test_env_split_at_first_equals():
-    assert newapp.parse_env("URL=a=b") == ("URL", "a=b")
-    assert newapp.parse_env("EMPTY=") == ("EMPTY", "")
+    assert newapp_validate.parse_env("URL=a=b") == ("URL", "a=b")
+    assert newapp_validate.parse_env("EMPTY=") == ("EMPTY", "")
 
 
 @pytest.mark.parametrize("item", ["FOO", "=x", "1A=x", "A-B=x", "A B=x"])
 def test_env_refused(item):
     with pytest.raises(NewAppError) as err:
-        newapp.parse_env(item)
+        newapp_validate.parse_env(item)
     assert str(err.value) == f"invalid --env {item!r}: expected KEY=VALUE with KEY a variable name"
 
 
 def test_env_value_must_be_one_line():
     with pytest.raises(NewAppError, match="^invalid --env A: the value must be a single line$"):
-        newapp.parse_env("A=x\ny")
+        newapp_validate.parse_env("A=x\ny")
 
 
 @pytest.mark.parametrize(
@@ -47,7 +54,7 @@ def test_env_value_must_be_one_line():
     ],
 )
 def test_static_normalised(item, expected):
-    assert newapp.parse_static(item) == expected
+    assert newapp_validate.parse_static(item) == expected
 
 
 @pytest.mark.parametrize(
@@ -64,13 +71,13 @@ def test_static_normalised(item, expected):
 )
 def test_static_refused(item, reason):
     with pytest.raises(NewAppError) as err:
-        newapp.parse_static(item)
+        newapp_validate.parse_static(item)
     assert str(err.value) == f"invalid --static {item!r}: {reason}"
 
 
 @pytest.mark.parametrize("name", ["app.example.org", "*.example.org", "localhost", "a-b.c9.org", "x" * 63 + ".org"])
 def test_server_name_accepted(name):
-    assert newapp.check_server_name(name) == name
+    assert newapp_validate.check_server_name(name) == name
 
 
 @pytest.mark.parametrize(
@@ -79,7 +86,7 @@ def test_server_name_accepted(name):
 )
 def test_server_name_refused(name):
     with pytest.raises(NewAppError) as err:
-        newapp.check_server_name(name)
+        newapp_validate.check_server_name(name)
     assert str(err.value) == (
         f"invalid server name {name!r}: expected a host name such as app.example.org or *.example.org"
     )
@@ -97,14 +104,14 @@ def _venv(tmp_path, cfg=None, libs=()):
 
 def test_venv_version_from_pyvenv_cfg_of_venv(tmp_path):
     venv = _venv(tmp_path, "home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n")
-    assert newapp.venv_pythons(str(venv)) == {"3.11"}
-    assert newapp.check_virtualenv(str(venv), strict=True) is None
+    assert hostinfo.venv_pythons(str(venv)) == {"3.11"}
+    assert check_virtualenv(str(venv), strict=True) is None
 
 
 def test_venv_version_from_pyvenv_cfg_of_virtualenv(tmp_path):
     venv = _venv(tmp_path, "home = /usr/local/bin\nimplementation = CPython\nversion_info = 3.12.1.final.0\n")
     with pytest.raises(NewAppError) as err:
-        newapp.check_virtualenv(str(venv), strict=False)
+        check_virtualenv(str(venv), strict=False)
     assert str(err.value) == (
         f"virtualenv {venv} is built for Python 3.12; the packaged uWSGI runs Python 3.11"
     )
@@ -113,28 +120,28 @@ def test_venv_version_from_pyvenv_cfg_of_virtualenv(tmp_path):
 def test_venv_version_from_lib_dir(tmp_path):
     venv = _venv(tmp_path, libs=["python3.12"])
     with pytest.raises(NewAppError, match=r"is built for Python 3\.12; the packaged uWSGI runs Python 3\.11$"):
-        newapp.check_virtualenv(str(venv), strict=False)
+        check_virtualenv(str(venv), strict=False)
 
 
 def test_pyvenv_cfg_wins_over_lib_dir(tmp_path):
     venv = _venv(tmp_path, "version = 3.11.2\n", libs=["python3.12"])
-    assert newapp.venv_pythons(str(venv)) == {"3.11"}
+    assert hostinfo.venv_pythons(str(venv)) == {"3.11"}
 
 
 def test_venv_of_unknown_python_warns_or_refuses(tmp_path):
     venv = _venv(tmp_path)
     message = f"cannot tell which Python virtualenv {venv} was built for"
-    assert newapp.check_virtualenv(str(venv), strict=False) == message
+    assert check_virtualenv(str(venv), strict=False) == message
     with pytest.raises(NewAppError, match=f"^{message}$"):
-        newapp.check_virtualenv(str(venv), strict=True)
+        check_virtualenv(str(venv), strict=True)
 
 
 def test_missing_venv_warns_or_refuses(tmp_path):
     missing = tmp_path / "nope"
     message = f"--virtualenv {missing} is not a directory"
-    assert newapp.check_virtualenv(str(missing), strict=False) == message
+    assert check_virtualenv(str(missing), strict=False) == message
     with pytest.raises(NewAppError, match=f"^{message}$"):
-        newapp.check_virtualenv(str(missing), strict=True)
+        check_virtualenv(str(missing), strict=True)
 
 
 @pytest.mark.parametrize(
@@ -152,7 +159,7 @@ def test_missing_venv_warns_or_refuses(tmp_path):
 def test_broodlord_in_emperor_ini(tmp_path, emperor_ini, enabled):
     if emperor_ini is not None:
         (tmp_path / "emperor.ini").write_text(emperor_ini)
-    assert newapp.broodlord_enabled(str(tmp_path), str(tmp_path / "default")) is enabled
+    assert hostinfo.broodlord_enabled(str(tmp_path), str(tmp_path / "default")) is enabled
 
 
 @pytest.mark.parametrize(
@@ -182,7 +189,7 @@ def test_broodlord_in_emperor_opts(tmp_path, defaults, enabled):
     (tmp_path / "emperor.ini").write_text("[uwsgi]\n#emperor-broodlord = 8\n")
     if defaults is not None:
         (tmp_path / "default").write_text(defaults)
-    assert newapp.broodlord_enabled(str(tmp_path), str(tmp_path / "default")) is enabled
+    assert hostinfo.broodlord_enabled(str(tmp_path), str(tmp_path / "default")) is enabled
 
 
 def test_packaged_files_leave_broodlord_off():
@@ -190,7 +197,7 @@ def test_packaged_files_leave_broodlord_off():
     root = pathlib.Path(__file__).parents[2]
     assert "\n#emperor-broodlord = 8\n" in (root / "etc/uwsgi/emperor.ini").read_text()
     assert '\n#   EMPEROR_OPTS="--emperor-broodlord 8"\n' in (root / "debian/uwsgi-emperor.default").read_text()
-    assert not newapp.broodlord_enabled(str(root / "etc/uwsgi"), str(root / "debian/uwsgi-emperor.default"))
+    assert not hostinfo.broodlord_enabled(str(root / "etc/uwsgi"), str(root / "debian/uwsgi-emperor.default"))
 
 
 def test_broodlord_note_names_both_ways_and_the_restart():
@@ -208,11 +215,11 @@ def test_emperor_defaults_path():
 
 
 def test_tidy_removes_blank_runs_and_trailing_spaces():
-    assert newapp.tidy("\n\na  \n\n\n\nb\t\n\n") == "a\n\nb\n"
+    assert newapp_render.tidy("\n\na  \n\n\n\nb\t\n\n") == "a\n\nb\n"
 
 
 def test_percent_is_escaped_for_uwsgi():
-    assert newapp.ini_value("100% %n") == "100%% %%n"
+    assert newapp_render.ini_value("100% %n") == "100%% %%n"
 
 
 def test_next_steps_for_a_sites_available_dir():
@@ -235,13 +242,13 @@ def test_next_steps_for_another_dir_and_without_nginx():
 def test_write_files_checks_every_file_before_writing_any(tmp_path):
     (tmp_path / "b").write_text("old\n")
     with pytest.raises(NewAppError, match=f"^{tmp_path}/b already exists \\(use --force to overwrite it\\)$"):
-        newapp.write_files([(str(tmp_path / "a"), "new\n"), (str(tmp_path / "b"), "new\n")], force=False)
+        newapp_write.write_files([(str(tmp_path / "a"), "new\n"), (str(tmp_path / "b"), "new\n")], force=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]
     assert (tmp_path / "b").read_text() == "old\n"
 
 
 def test_write_files_with_force_replaces_and_leaves_no_temp_file(tmp_path):
     (tmp_path / "b").write_text("old\n")
-    newapp.write_files([(str(tmp_path / "a"), "A\n"), (str(tmp_path / "b"), "B\n")], force=True)
+    newapp_write.write_files([(str(tmp_path / "a"), "A\n"), (str(tmp_path / "b"), "B\n")], force=True)
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"a": "A\n", "b": "B\n"}
     assert oct((tmp_path / "a").stat().st_mode & 0o777) == "0o644"

@@ -2,7 +2,11 @@
 (uwsgi --strict, nginx -t, and a real emperor starting a zerg)."""
 
 import concurrent.futures
+import contextlib
+import grp
+import io
 import os
+import pwd
 import pathlib
 import re
 import shutil
@@ -10,11 +14,14 @@ import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from uwsgi_emperor import inicheck, newapp, newapp_cli
+from uwsgi_emperor import inicheck, newapp, newapp_cli, newapp_render
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 
@@ -23,13 +30,13 @@ GOLDEN_CASES = {
     "full": [
         "--module", "mysite.wsgi:application", "--chdir", "/srv/mysite",
         "--virtualenv", "/srv/mysite/venv", "--processes", "4", "--threads", "2",
-        "--user", "root", "--group", "root",
+        "--user", "root", "--group", "root", "--allow-root",
         "--env", "DJANGO_SETTINGS_MODULE=mysite.settings", "--env", "DISCOUNT=100% off",
     ],
     "zerg": ["--module", "mysite.wsgi", "--chdir", "/srv/mysite", "--zerg"],
     "zerg-full": [
         "--module", "mysite.wsgi:application", "--virtualenv", "/srv/mysite/venv",
-        "--processes", "1", "--threads", "4", "--user", "root", "--group", "root",
+        "--processes", "1", "--threads", "4", "--user", "root", "--group", "root", "--allow-root",
         "--env", "MODE=prod", "--zerg",
     ],
     "nginx": ["--module", "mysite.wsgi", "--nginx", "app.example.org"],
@@ -327,6 +334,54 @@ BAD_INPUTS = [
      "{tree}/nginx/sites-available/app1 already exists (use --force to overwrite it)"),
     (["app1", "--module", "m", "--nginx", "a.org", "--nginx-dir", "{tree}/missing"],
      "directory {tree}/missing does not exist"),
+    # Injected options (issue 10): a value that would be more than a literal in the ini.
+    (["app1", "--module", "m", "--chdir", "/srv/x\nuid = 0"],
+     "invalid --chdir '/srv/x\\nuid = 0': line breaks and control characters are not allowed"),
+    (["app1", "--module", "m", "--virtualenv", "/srv/v\rexec-as-root = id"],
+     "invalid --virtualenv '/srv/v\\rexec-as-root = id': line breaks and control characters "
+     "are not allowed"),
+    (["app1", "--module", "m", "--chdir", "/srv/x\x0cuid = 0"],
+     "invalid --chdir '/srv/x\\x0cuid = 0': line breaks and control characters are not allowed"),
+    (["app1", "--module", "m", "--env", "A=x\ruid = 0"], "invalid --env A: the value must be a single line"),
+    (["app1", "--module", "m", "--env", "A=\u2028uid = 0"], "invalid --env A: the value must be a single line"),
+    (["app1", "--module", "m", "--env", "A=\x1b[31m"],
+     "invalid --env A '\\x1b[31m': line breaks and control characters are not allowed"),
+    (["app1", "--module", "m", "--env", "A=@(exec://id)"],
+     "invalid --env A '@(exec://id)': uWSGI would replace @(...) with a file's content, or a "
+     "command's output when it reads the ini"),
+    (["app1", "--module", "m", "--env", "A=x$(HOME)"],
+     "invalid --env A 'x$(HOME)': uWSGI would replace $(...) with an environment variable of "
+     "the Emperor when it reads the ini"),
+    (["app1", "--module", "m", "--chdir", "/srv/@(/etc/shadow)"],
+     "invalid --chdir '/srv/@(/etc/shadow)': uWSGI would replace @(...) with a file's content, "
+     "or a command's output when it reads the ini"),
+    (["app1", "--module", "m", "--virtualenv", "/srv/$(HOME)"],
+     "invalid --virtualenv '/srv/$(HOME)': uWSGI would replace $(...) with an environment "
+     "variable of the Emperor when it reads the ini"),
+    (["app1", "--module", "m", "--chdir", "/srv/%(module)"],
+     "invalid --chdir '/srv/%(module)': uWSGI would replace %(...) with the value of another "
+     "option when it reads the ini"),
+    (["app1", "--module", "m", "--user", "root\nuid", "--group", "root"],
+     "invalid --user 'root\\nuid': line breaks and control characters are not allowed"),
+    (["app1", "--module", "m", "--nginx", "a.org", "--nginx-dir", "/etc/nginx\n"],
+     "invalid --nginx-dir '/etc/nginx\\n': line breaks and control characters are not allowed"),
+    # Root, unless --allow-root.
+    (["app1", "--module", "m", "--user", "root", "--group", "root"],
+     "--user root is uid 0: the app would run as root (--allow-root if you mean it)"),
+    (["app1", "--module", "m", "--user", "nobody", "--group", "root"],
+     "--group root is gid 0: the app would run with root's group (--allow-root if you mean it)"),
+    # Socket paths past sun_path (107 bytes): /run/uwsgi/NAME.sock, NAME-broodlord.sock.
+    (["a" * 92, "--module", "m"],
+     "app " + "a" * 92 + ": socket path /run/uwsgi/" + "a" * 92 + ".sock is 108 bytes, more than "
+     "the 107 a unix socket path can hold: use a shorter app name"),
+    (["a" * 82, "--module", "m", "--zerg"],
+     "app " + "a" * 82 + ": zerg socket path /run/uwsgi/" + "a" * 82 + "-broodlord.sock is 108 "
+     "bytes, more than the 107 a unix socket path can hold: use a shorter app name"),
+    # The zerg server's socket is bound after the drop to --user, in root:www-data 0775.
+    (["app1", "--module", "m", "--zerg", "--user", "nobody", "--group", "nogroup"],
+     "--zerg with --user nobody --group nogroup: the app binds its zerg socket in /run/uwsgi as "
+     "that user, and only group www-data may create files there; use --group www-data or add "
+     "nobody to it (adduser nobody www-data)"),
 ]
 
 
@@ -403,7 +458,7 @@ def test_uwsgi_reads_a_percent_in_a_value_literally(uwsgi_bin, tmp_path):
     proc = _uwsgi(uwsgi_bin, "--ini", str(ini), "--get", "env")
     assert (proc.returncode, proc.stdout) == (0, "DJANGO_SETTINGS_MODULE=mysite.settings\n")
     one = tmp_path / "one.ini"
-    one.write_text("[uwsgi]\nchdir = " + newapp.ini_value("/srv/100% %n") + "\n")
+    one.write_text("[uwsgi]\nchdir = " + newapp_render.ini_value("/srv/100% %n") + "\n")
     proc = _uwsgi(uwsgi_bin, "--ini", str(one), "--get", "chdir")
     assert (proc.returncode, proc.stdout) == (0, "/srv/100% %n\n")
 
@@ -423,8 +478,9 @@ def test_nginx_accepts_the_server_block(tmp_path, case):
     assert nginx, "nginx is missing (scripts/apt-test-deps.txt installs nginx-light)"
     app = newapp.App(name="app1", module="mysite.wsgi", zerg="--zerg" in GOLDEN_CASES[case],
                      server_name="app.example.org", static=[("/static/", "/srv/mysite/static")])
-    plan = newapp.plan(app, str(tmp_path), str(tmp_path), "/run/uwsgi", False, None, None,
-                       emperor_defaults=str(tmp_path / "default"), nginx_logdir=str(tmp_path))
+    plan = newapp.plan(newapp.Request(
+        app, confdir=str(tmp_path), nginx_dir=str(tmp_path), rundir="/run/uwsgi",
+        emperor_defaults=str(tmp_path / "default"), nginx_logdir=str(tmp_path)))
     (tmp_path / "site").write_text(plan.files[1][1])
     # Relative includes (uwsgi_params) are looked up beside the main config.
     shutil.copy("/etc/nginx/uwsgi_params", tmp_path)
@@ -520,8 +576,9 @@ def test_real_emperor_starts_a_zerg_that_serves_the_app_socket(uwsgi_bin, tmp_pa
     release = tmp_path / "release"
     (app_dir / "hello.py").write_text(HOLD_APP.format(release=str(release)))
     app = newapp.App(name="app1", module="hello", chdir=str(app_dir), processes=1, zerg=True)
-    plan = newapp.plan(app, str(tmp_path), str(tmp_path), str(run_dir), True, None, None,
-                       emperor_defaults=str(tmp_path / "default"))
+    plan = newapp.plan(newapp.Request(
+        app, confdir=str(tmp_path), nginx_dir=str(tmp_path), rundir=str(run_dir), strict=True,
+        emperor_defaults=str(tmp_path / "default")))
     (vassals / "app1.ini").write_text(plan.files[0][1])
     (tmp_path / "defaults.ini").write_text(VASSAL_DEFAULTS.format(run=run_dir))
     (tmp_path / "emperor.ini").write_text(
@@ -588,3 +645,137 @@ def test_debians_uwsgi_refuses_zerg(tree, capsys, monkeypatch):
     assert err == ("uwsgi-newapp: --zerg needs the Emperor of the uwsgi-emperor package "
                    "(broodlord); Debian's uwsgi package has none\n")
     assert snapshot(tree) == before
+
+
+# Issue 10: secrets, zerg sockets, and values that stay literal.
+
+def test_ini_with_env_values_is_not_world_readable(tree, capsys):
+    argv = ["app1", "--module", "m", "--env", "SECRET_KEY=s3cret", "--nginx", "a.org",
+            "--nginx-dir", str(site_path(tree).parent)]
+    assert run(argv, capsys)[0] == 0
+    assert oct(ini_path(tree).stat().st_mode & 0o777) == "0o640"
+    assert oct(site_path(tree).stat().st_mode & 0o777) == "0o644"
+    # Replacing it with --force keeps the mode tight, and without --env it is 0644.
+    assert run(argv[:3] + ["--force"], capsys)[0] == 0
+    assert oct(ini_path(tree).stat().st_mode & 0o777) == "0o644"
+    assert run(argv[:5] + ["--force"], capsys)[0] == 0
+    assert oct(ini_path(tree).stat().st_mode & 0o777) == "0o640"
+
+
+def test_allow_root_lets_root_through(tree, capsys):
+    code, _out, err = run(["app1", "--module", "m", "--user", "root", "--group", "root",
+                           "--allow-root"], capsys)
+    assert (code, err) == (0, "")
+    assert "uid = root\ngid = root\n" in ini_path(tree).read_text()
+
+
+def test_zerg_with_group_www_data_is_accepted(tree, capsys):
+    code, _out, _err = run(["app1", "--module", "m", "--zerg", "--user", "nobody",
+                            "--group", "www-data"], capsys)
+    assert code == 0
+    assert "uid = nobody\ngid = www-data\n" in ini_path(tree).read_text()
+
+
+def _accounts(www_data_members):
+    users = {"app": pwd.struct_passwd(("app", "x", 1500, 1500, "", "/", "/bin/sh"))}
+    groups = {"app": grp.struct_group(("app", "x", 1500, [])),
+              "www-data": grp.struct_group(("www-data", "x", 33, list(www_data_members)))}
+    return users.__getitem__, groups.__getitem__
+
+
+def test_zerg_with_a_member_of_www_data_is_accepted(tmp_path):
+    getpwnam, getgrnam = _accounts(["app"])
+    app = newapp.App(name="app1", module="m", user="app", group="app", zerg=True)
+    plan = newapp.plan(newapp.Request(app, confdir=str(tmp_path), getpwnam=getpwnam,
+                                      getgrnam=getgrnam, emperor_defaults=str(tmp_path / "d")))
+    assert "uid = app\ngid = app\n" in plan.files[0].text
+    getpwnam, getgrnam = _accounts([])
+    with pytest.raises(newapp.NewAppError, match="^--zerg with --user app --group app: "):
+        newapp.plan(newapp.Request(app, confdir=str(tmp_path), getpwnam=getpwnam,
+                                   getgrnam=getgrnam, emperor_defaults=str(tmp_path / "d")))
+
+
+@pytest.fixture
+def open_tmp():
+    """A temporary directory every user can reach (pytest's tmp_path is under a 0700 one)."""
+    path = pathlib.Path(tempfile.mkdtemp(prefix="newapp-zerg."))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_zerg_as_another_user_really_cannot_bind_in_the_run_directory(uwsgi_bin, open_tmp):
+    """What the refusal above is about: the packaged uWSGI, dropped to nobody:nogroup, cannot
+    bind the zerg server in a root:www-data 0775 run directory, and can with gid www-data."""
+    tmp_path = open_tmp
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    os.chown(run_dir, 0, grp.getgrnam("www-data").gr_gid)
+    run_dir.chmod(0o775)
+    results = {}
+    for group in ("nogroup", "www-data"):
+        ini = tmp_path / f"{group}.ini"
+        # As the vassal defaults run an app: chown-socket makes uWSGI bind the app's own
+        # socket before it drops to uid/gid.
+        ini.write_text(f"[uwsgi]\nmaster = true\nuid = nobody\ngid = {group}\n"
+                       f"socket = {run_dir}/{group}.sock\nchown-socket = www-data:www-data\n"
+                       f"chmod-socket = 660\nzerg-server = {run_dir}/{group}-z.sock\n"
+                       "processes = 1\n")
+        zerg_sock = run_dir / f"{group}-z.sock"
+        proc = subprocess.Popen([uwsgi_bin, "--ini", str(ini)], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=inicheck.uwsgi_env(), start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not zerg_sock.exists() and proc.poll() is None:
+                assert time.monotonic() < deadline, "uwsgi neither bound its zerg socket nor exited"
+                time.sleep(0.05)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            output = proc.communicate(timeout=30)[0].decode()
+        results[group] = zerg_sock.exists()
+        if group == "nogroup":
+            # The app's own socket is bound before the drop, as root; the zerg server's after.
+            bound = f"uwsgi socket 0 bound to UNIX address {run_dir}/nogroup.sock"
+            assert bound in output, output
+            assert output.index(bound) < output.index("bind(): Permission denied [core/socket.c")
+    assert results == {"nogroup": False, "www-data": True}
+
+
+VALUE_MARKS = st.sampled_from(["\n", "\r", "\x0b", "\x0c", "\x85", "\u2028", "\x00", "\x1b",
+                               "@(", "$(", "%("])
+SAFE_TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=SAFE_TEXT, mark=VALUE_MARKS, after=SAFE_TEXT,
+       option=st.sampled_from(["--chdir", "--virtualenv", "--env"]))
+def test_any_value_with_a_break_or_an_expansion_is_refused(tmp_path_factory, before, mark, after,
+                                                           option):
+    tmp = tmp_path_factory.mktemp("prop")
+    (tmp / "apps-available").mkdir()
+    value = "/" + before + mark + after
+    argv = ["app1", "--module", "m", "--confdir", str(tmp)]
+    argv += ["--env", "K=" + value] if option == "--env" else [option, value]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = newapp_cli.main(argv)
+    assert (code, out.getvalue()) == (1, "")
+    assert err.getvalue().startswith(f"uwsgi-newapp: invalid {option} ") and err.getvalue().count("\n") == 1
+    assert os.listdir(tmp / "apps-available") == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=SAFE_TEXT.filter(
+    lambda v: not any(m in v for m in ("@(", "$(", "%(")) and v == v.strip() and "\\" not in v))
+def test_what_is_accepted_is_what_uwsgi_reads(uwsgi_bin, tmp_path_factory, value):
+    """The other side: a value newapp writes comes back from the packaged parser unchanged."""
+    tmp = tmp_path_factory.mktemp("prop")
+    app = newapp.App(name="app1", module="m", chdir="/srv/" + value, env=[("K", value)])
+    plan = newapp.plan(newapp.Request(app, confdir=str(tmp), emperor_defaults=str(tmp / "d")))
+    ini = tmp / "app1.ini"
+    ini.write_text(plan.files[0].text)
+    proc = _uwsgi(uwsgi_bin, "--ini", str(ini), "--get", "chdir", "--get", "env")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"/srv/{value}\nK={value}\n"

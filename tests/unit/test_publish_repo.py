@@ -32,6 +32,8 @@ def make_deb(tmp_path, version, content, name="uwsgi-emperor"):
 
 
 def publish(repo, *debs, **env):
+    """Run the script; the throwaway key goes to <tmp>/build/repo-gnupg, as build/ of a tree."""
+    env.setdefault("REPO_GNUPGHOME", str(repo.parent.parent / "build" / "repo-gnupg"))
     return subprocess.run([str(SCRIPT), *map(str, debs)], capture_output=True, text=True,
                           env=dict(ENV, REPO_DIR=str(repo), **env))
 
@@ -47,7 +49,7 @@ def gpgv_ok(pubkey_asc, signed):
 @pytest.fixture
 def repo(tmp_path):
     yield tmp_path / "dist" / "repo"
-    gnupg = tmp_path / "dist" / "repo-gnupg"
+    gnupg = tmp_path / "build" / "repo-gnupg"
     if gnupg.exists():  # the script stops the agent; make sure of it
         subprocess.run(["gpgconf", "--homedir", str(gnupg), "--kill", "gpg-agent"], env=ENV)
 
@@ -58,7 +60,7 @@ def test_throwaway_key_signed_repo_and_client_files(tmp_path, repo):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("publish-repo: WARNING: no REPO_KEY given: signing with a THROWAWAY key (")
-    assert "publish-repo: WARNING: kept in " + str(tmp_path / "dist/repo-gnupg") + \
+    assert "publish-repo: WARNING: kept in " + str(tmp_path / "build/repo-gnupg") + \
         " with no passphrase; for testing only, NEVER for production." in lines
     assert "publish-repo: uwsgi-emperor 2.0.31-1: published" in lines
     dist = tmp_path / "dist"
@@ -68,17 +70,23 @@ def test_throwaway_key_signed_repo_and_client_files(tmp_path, repo):
         "Signed-By: /etc/apt/keyrings/uwsgi-emperor.asc",
     ]
     assert (dist / "uwsgi-emperor.pref").read_text().splitlines()[2:] == [
-        "Package: uwsgi-emperor uwsgi-emperor-dbgsym", "Pin: release o=uwsgi-emperor",
+        "Package: uwsgi-emperor uwsgi-emperor-dbgsym", "Pin: release o=uwsgi-emperor,l=uwsgi-emperor",
         "Pin-Priority: 1001",
     ]
     assert (dist / "uwsgi-emperor.asc").read_text().startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----\n")
     assert gpgv_ok(dist / "uwsgi-emperor.asc", repo / "dists/bookworm/InRelease")
     release = (repo / "dists/bookworm/InRelease").read_text()
-    assert "\nOrigin: uwsgi-emperor\n" in release
+    assert "\nOrigin: uwsgi-emperor\nLabel: uwsgi-emperor\n" in release
+    # Nothing of the secret key where things get served: the repository and the client files.
+    assert sorted(p.name for p in dist.iterdir()) == [
+        "repo", "uwsgi-emperor.asc", "uwsgi-emperor.pref", "uwsgi-emperor.sources"]
+    assert [p for p in dist.rglob("*") if "gnupg" in p.name or "private-keys" in p.name] == []
+    assert list((tmp_path / "build/repo-gnupg/private-keys-v1.d").glob("*.key")) != []
+    assert oct((tmp_path / "build/repo-gnupg").stat().st_mode & 0o777) == "0o700"
     packages = (repo / "dists/bookworm/main/binary-amd64/Packages").read_text()
     assert "Package: uwsgi-emperor\nVersion: 2.0.31-1\n" in packages
     # The agent of the throwaway home was stopped.
-    agents = subprocess.run(["pgrep", "-f", f"gpg-agent --homedir {dist / 'repo-gnupg'}"],
+    agents = subprocess.run(["pgrep", "-f", f"gpg-agent --homedir {tmp_path / 'build/repo-gnupg'}"],
                             capture_output=True)
     assert agents.returncode == 1
 
@@ -141,7 +149,7 @@ def test_callers_key_signs_and_no_throwaway_key_is_made(tmp_path, repo):
     assert proc.returncode == 0, proc.stderr
     assert "THROWAWAY" not in proc.stdout
     assert f"signed by {fpr}" in proc.stdout
-    assert not (tmp_path / "dist" / "repo-gnupg").exists()
+    assert not (tmp_path / "build" / "repo-gnupg").exists()
     assert gpgv_ok(tmp_path / "dist" / "uwsgi-emperor.asc", repo / "dists/bookworm/InRelease")
 
 
@@ -175,3 +183,53 @@ def test_origin_with_a_space_is_refused(tmp_path, repo):
     assert proc.returncode == 1
     assert proc.stderr.splitlines() == [
         "publish-repo: REPO_ORIGIN 'my origin' must be letters, digits and . + _ - only (apt pins match it)"]
+
+
+@pytest.mark.parametrize("inside", ["dist/repo-gnupg", "dist/repo/gnupg", "dist"])
+def test_throwaway_key_inside_what_is_served_is_refused(tmp_path, repo, inside):
+    proc = publish(repo, make_deb(tmp_path, "2.0.31-1", "x"), REPO_GNUPGHOME=str(tmp_path / inside))
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"publish-repo: REPO_GNUPGHOME {tmp_path / inside} is inside {tmp_path / 'dist'}, which is "
+        "served: keep the throwaway key elsewhere"]
+    assert not (tmp_path / "dist/repo-gnupg").exists() and not (repo / "gnupg").exists()
+    assert not (tmp_path / "dist/uwsgi-emperor.sources").exists()
+
+
+def test_origin_and_label_both_pinned(tmp_path, repo):
+    proc = publish(repo, make_deb(tmp_path, "2.0.31-1", "x"), REPO_ORIGIN="acme-uwsgi")
+    assert proc.returncode == 0, proc.stderr
+    assert "Pin: release o=acme-uwsgi,l=acme-uwsgi" in (tmp_path / "dist/uwsgi-emperor.pref").read_text().splitlines()
+    release = (repo / "dists/bookworm/Release").read_text()
+    assert "Origin: acme-uwsgi\nLabel: acme-uwsgi\n" in release
+
+
+BAD_URLS = ["http://apt.example.org/x\nTrusted: yes", "http://a\rTrusted: yes", "http://a b",
+            "http://a\tb", "http://\u00e9.example.org", "http://a\x01b", "http://a\x7fb"]
+BAD_URL_MESSAGE = ("publish-repo: REPO_URL must be a single URL of printable ASCII characters: "
+                   "no spaces, control characters or line breaks")
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_url_that_could_add_fields_is_refused(tmp_path, repo, url):
+    proc = publish(repo, make_deb(tmp_path, "2.0.31-1", "x"), REPO_URL=url)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.splitlines() == [BAD_URL_MESSAGE]
+    assert not (tmp_path / "dist/uwsgi-emperor.sources").exists()
+
+
+@pytest.mark.parametrize("url", ["ftp://apt.example.org/x", "apt.example.org/x", "http://",
+                                 "file://relative/x", "javascript:alert(1)"])
+def test_url_of_another_scheme_is_refused(tmp_path, repo, url):
+    proc = publish(repo, make_deb(tmp_path, "2.0.31-1", "x"), REPO_URL=url)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.splitlines() == [
+        f"publish-repo: REPO_URL '{url}' must start with http://, https:// or file:///"]
+    assert not (tmp_path / "dist/uwsgi-emperor.sources").exists()
+
+
+@pytest.mark.parametrize("url", ["https://apt.example.org/uwsgi", "file:///srv/mirror"])
+def test_good_urls_are_written_as_given(tmp_path, repo, url):
+    proc = publish(repo, make_deb(tmp_path, "2.0.31-1", "x"), REPO_URL=url)
+    assert proc.returncode == 0, proc.stderr
+    assert f"URIs: {url}" in (tmp_path / "dist/uwsgi-emperor.sources").read_text().splitlines()

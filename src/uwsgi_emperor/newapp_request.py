@@ -1,0 +1,76 @@
+"""uwsgi-newapp's data: what the admin asked for and where it goes (one Request), and the
+files that come out (a Plan). No behaviour here; the steps are newapp_validate (check),
+hostinfo (read the host), newapp_render (templates) and newapp_write (files)."""
+
+import grp
+import pwd
+from dataclasses import dataclass, field
+from typing import Callable, NamedTuple
+
+from . import paths
+
+# The Python the packaged uWSGI embeds: a virtualenv built for another one cannot be loaded.
+PACKAGED_PYTHON = "3.11"
+NGINX_LOGDIR = "/var/log/nginx"
+
+
+class NewAppError(ValueError):
+    """Bad input; str() is the one line shown to the user."""
+
+
+@dataclass
+class App:
+    """What the admin asked for, as given on the command line."""
+
+    name: str
+    module: str
+    chdir: str = None
+    virtualenv: str = None
+    processes: int = None
+    threads: int = None
+    user: str = None
+    group: str = None
+    env: list = field(default_factory=list)
+    zerg: bool = False
+    server_name: str = None
+    static: list = field(default_factory=list)
+
+
+@dataclass
+class Request:
+    """One run of uwsgi-newapp: the app, the directories it acts on, and how strict to be.
+
+    debian_uwsgi: the host runs Debian's uwsgi package instead of this package's Emperor.
+    emperor_defaults: the Emperor's /etc/default file, read (with CONFDIR/emperor.ini) to tell
+    whether broodlord is on. getpwnam/getgrnam: the account lookups (pwd, grp).
+    """
+
+    app: App
+    confdir: str = paths.CONFDIR
+    nginx_dir: str = paths.NGINX_SITES
+    rundir: str = paths.RUNDIR
+    strict: bool = False
+    allow_root: bool = False
+    emperor_defaults: str = paths.EMPEROR_DEFAULTS
+    nginx_logdir: str = NGINX_LOGDIR
+    python: str = PACKAGED_PYTHON
+    debian_uwsgi: bool = False
+    getpwnam: Callable = pwd.getpwnam
+    getgrnam: Callable = grp.getgrnam
+
+
+class File(NamedTuple):
+    """A file to write: its path, its text, its mode."""
+
+    path: str
+    text: str
+    mode: int = 0o644
+
+
+@dataclass
+class Plan:
+    """The files to write, in order, and what to tell the admin."""
+
+    files: list
+    warnings: list
+    notes: list
