@@ -34,7 +34,7 @@ def plan(request):
     host = hostinfo.read_host(request)
     warnings = newapp_validate.validate(request, app, host)
     env = newapp_render.template_environment(request.confdir)
-    ctx = newapp_render.context(app, request.rundir, request.nginx_logdir, request.debian_uwsgi)
+    ctx = newapp_render.context(app, request.rundir, request.nginx_logdir, request.flavour)
     ini = os.path.join(request.confdir, paths.AVAILABLE, app.name + paths.SUFFIX)
     ini_text = newapp_render.render(env, newapp_render.VASSAL_TEMPLATE, ctx)
     files = [File(ini, ini_text, SECRET_MODE if app.env else 0o644)]

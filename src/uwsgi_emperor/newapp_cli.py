@@ -133,7 +133,7 @@ def _request(args):
         strict=args.strict,
         allow_root=args.allow_root,
         emperor_defaults=paths.emperor_defaults(),
-        debian_uwsgi=paths.uwsgi_bin() == paths.DEBIAN_UWSGI_BIN,
+        flavour=paths.flavour(),
     )
 
 

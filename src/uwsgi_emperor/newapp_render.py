@@ -9,7 +9,7 @@ from jinja2 import meta, nodes
 
 from .newapp_request import NewAppError
 from .newapp_validate import app_socket
-from . import sockets
+from . import paths, sockets
 
 TEMPLATES = "templates"
 VASSAL_TEMPLATE = "vassal.ini.j2"
@@ -59,11 +59,11 @@ def tidy(text):
     return "\n".join(out) + "\n"
 
 
-def context(app, rundir, nginx_logdir, debian_uwsgi=False):
-    """Everything the templates use. DEBIAN_UWSGI: the app runs under Debian's uwsgi
-    package, not this package's Emperor."""
+def context(app, rundir, nginx_logdir, flavour=paths.Flavour.EMPEROR):
+    """Everything the templates use. FLAVOUR: which uWSGI runs the app (paths.Flavour)."""
     # The vassal defaults' unix socket; the [uwsgi] section never sets one.
-    socket_path = app_socket(app.name, rundir, debian_uwsgi)
+    socket_path = app_socket(app.name, rundir, flavour)
+    debian_uwsgi = flavour is paths.Flavour.DEBIAN
     return {
         "name": app.name,
         "plugins": "python3" if debian_uwsgi else None,

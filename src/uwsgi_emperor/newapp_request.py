@@ -40,7 +40,8 @@ class App:
 class Request:
     """One run of uwsgi-newapp: the app, the directories it acts on, and how strict to be.
 
-    debian_uwsgi: the host runs Debian's uwsgi package instead of this package's Emperor.
+    flavour: which uWSGI runs the apps here (paths.flavour()): this package's Emperor or
+    Debian's uwsgi package.
     emperor_defaults: the Emperor's /etc/default file, read (with CONFDIR/emperor.ini) to tell
     whether broodlord is on. getpwnam/getgrnam: the account lookups (pwd, grp).
     """
@@ -54,7 +55,7 @@ class Request:
     emperor_defaults: str = paths.EMPEROR_DEFAULTS
     nginx_logdir: str = NGINX_LOGDIR
     python: str = PACKAGED_PYTHON
-    debian_uwsgi: bool = False
+    flavour: paths.Flavour = paths.Flavour.EMPEROR
     getpwnam: Callable = pwd.getpwnam
     getgrnam: Callable = grp.getgrnam
 

@@ -13,7 +13,7 @@ import os
 import re
 import unicodedata
 
-from . import hostinfo, names, sockets
+from . import hostinfo, names, paths, sockets
 from .newapp_request import NewAppError
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -144,16 +144,16 @@ def check_zerg_account(app, host, rundir):
     )
 
 
-def app_socket(name, rundir, debian_uwsgi):
+def app_socket(name, rundir, flavour):
     """The app's unix socket: the vassal defaults' (or, with Debian's uwsgi, its init script's)."""
-    if debian_uwsgi:
+    if flavour is paths.Flavour.DEBIAN:
         return DEBIAN_SOCKET.format(name=name)
     return sockets.app_socket(rundir, name)
 
 
-def check_sockets(app, rundir, debian_uwsgi):
+def check_sockets(app, rundir, flavour):
     """Every socket path of the app fits in sun_path (the zerg server's too)."""
-    paths_ = [("socket", app_socket(app.name, rundir, debian_uwsgi))]
+    paths_ = [("socket", app_socket(app.name, rundir, flavour))]
     if app.zerg:
         paths_.append(("zerg socket", sockets.zerg_socket(rundir, app.name)))
     for what, path in paths_:
@@ -205,7 +205,7 @@ def check_values(app):
 def validate_input(request):
     """The checks that need nothing from the host; returns the app with its name normalised."""
     app = request.app
-    if request.debian_uwsgi and app.zerg:
+    if request.flavour is paths.Flavour.DEBIAN and app.zerg:
         raise NewAppError("--zerg needs the Emperor of the uwsgi-emperor package (broodlord);"
                           " Debian's uwsgi package has none")
     app = dataclasses.replace(app, name=check_name(app.name))
@@ -215,7 +215,7 @@ def validate_input(request):
     check_value("--confdir", request.confdir)
     if app.server_name is not None:
         check_server_name(app.server_name)
-    check_sockets(app, request.rundir, request.debian_uwsgi)
+    check_sockets(app, request.rundir, request.flavour)
     return app
 
 
