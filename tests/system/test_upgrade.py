@@ -14,8 +14,9 @@ import pytest
 
 import debtools
 import stack
-from upgradelib import (DAEMON, EMPEROR_LOG, lower_version, on_deleted_binary, processes,
-                        seen_requests, split, vassal, version, wait_for_load, wait_settled)
+from upgradelib import (DAEMON, EMPEROR_LOG, emperor_master, lower_version, on_deleted_binary,
+                        processes, seen_requests, split, vassal, version, wait_for_load,
+                        wait_settled)
 
 APPS = ("app1", "app2")
 INIT = "/etc/init.d/uwsgi-emperor"
@@ -94,7 +95,7 @@ def test_upgrade_under_load_drops_no_request(machine, new_deb, old_version, reco
     # say so to the installer and in emperor.log.
     assert sorted(emperor_after) == sorted(emperor_before)
     assert on_deleted_binary(after) == sorted(emperor_after)
-    master = machine.out("cat /run/uwsgi/emperor.pid")
+    master = emperor_master(after)
     notice = (f"upgraded from {old_version}: every app is reloaded gracefully onto the new uwsgi;"
               f" the Emperor itself (pid {master}) keeps running the previous binary until its"
               " next restart")
@@ -105,6 +106,12 @@ def test_upgrade_under_load_drops_no_request(machine, new_deb, old_version, reco
         assert f"[emperor] reload the uwsgi instance {app}.ini" in log
         assert stack.serves(machine, app)
     assert machine.run(f"{INIT} status", check=False).returncode == 0
+    # The old Emperor starts an app by the binary's path: a newly enabled app runs the new one.
+    machine.run("uwsgi-dissite -q app2")
+    stack.wait_for(lambda: vassal(processes(machine), "app2")[0] is None, stack.SPEC_SECONDS)
+    machine.run("uwsgi-ensite -q app2")
+    started = wait_settled(machine, APPS)
+    assert vassal(started, "app2")[0] != vassal(after, "app2")[0]
 
 
 def test_init_script_restart_moves_the_emperor_and_costs_requests(machine, record):
@@ -138,6 +145,35 @@ def test_downgrade_under_load_drops_no_request(machine, old_deb, old_version, re
     assert {v[1] for v in vassals.values()} == {DAEMON}
     for app in APPS:
         assert stack.serves(machine, app)
+
+
+def test_upgrade_where_policy_forbids_the_reload_says_so(machine, new_deb, old_version):
+    """A policy-rc.d that denies services (a chroot, an image build): nothing is reloaded,
+    the installer and emperor.log say the apps still run the old version and how to move
+    them; the reload it names does."""
+    policy = "/usr/sbin/policy-rc.d"
+    machine.run(f"printf '#!/bin/sh\\nexit 101\\n' > {policy}")
+    try:
+        upgrade = machine.run(f"apt-get install -y {new_deb} </dev/null", check=False)
+    finally:
+        machine.run(f"printf '#!/bin/sh\\nexit 0\\n' > {policy}")
+    output = upgrade.stdout + upgrade.stderr
+    assert upgrade.returncode == 0, output
+    new_version = version(machine)
+    procs = processes(machine)
+    master = emperor_master(procs)
+    why = "the local policy (policy-rc.d) forbade it"
+    assert (f"uwsgi-emperor: did not reload the Emperor (pid {master}): {why}; every app still"
+            f" runs {old_version}.") in output
+    assert ("uwsgi-emperor: reload them gracefully with: systemctl reload uwsgi-emperor"
+            " (or /etc/init.d/uwsgi-emperor reload)") in output
+    assert (f"[uwsgi-emperor {new_version}] upgraded from {old_version}, but no reload ({why}):"
+            f" every app still runs {old_version}") in machine.out(f"cat {EMPEROR_LOG}")
+    assert on_deleted_binary(procs) == sorted(procs)
+    for app in APPS:
+        assert stack.serves(machine, app)
+    machine.run(f"{INIT} reload")
+    wait_settled(machine, APPS)
 
 
 def test_remove_stops_everything(machine):

@@ -5,7 +5,8 @@ uwsgi-emperor.service and nginx.service in front of app1, a stdlib WSGI app that
 "app1 N" for /seq/N. While 16 connections keep it busy: `apt-get install` of the real .deb
 (0 failed, every vassal on the binary on disk, the Emperor unchanged and saying so),
 `systemctl reload` (0 failed), then `systemctl restart` (its cost recorded; afterwards
-nothing runs a deleted binary), and `apt-get remove` stops the unit and every process.
+nothing runs a deleted binary), a downgrade (0 failed), and `apt-get remove` stops the
+unit and every process.
 """
 
 import shutil
@@ -172,7 +173,25 @@ def test_systemctl_restart_moves_the_emperor_and_costs_requests(machine, record)
     assert serves(machine)
 
 
+def test_downgrade_under_load_drops_no_request(machine, record):
+    emperor = main_pid(machine)
+    downgrade, result = under_load(
+        machine, f"apt-get install -y --no-install-recommends --allow-downgrades {OLD_IN_ROOT}")
+    record("downgrade under systemd, 16 connections (ok/failed)",
+           f"{result['ok']}/{result['failed']}")
+    assert downgrade.returncode == 0, downgrade.stdout + downgrade.stderr
+    assert version(machine) == machine.old_version
+    assert_no_failure(result)
+    after = processes(machine)
+    emperor_procs, vassals = split(after)
+    assert main_pid(machine) == emperor
+    assert on_deleted_binary(after) == sorted(emperor_procs)
+    assert {v[1] for v in vassals.values()} == {DAEMON}
+    assert serves(machine)
+
+
 def test_remove_stops_the_unit_and_every_process(machine):
+    """The Emperor runs a deleted binary (the downgrade above); systemd stops it all the same."""
     remove = machine.run("DEBIAN_FRONTEND=noninteractive apt-get remove -y uwsgi-emperor </dev/null",
                          check=False)
     assert remove.returncode == 0, remove.stdout + remove.stderr

@@ -44,6 +44,13 @@ def split(procs):
     return emperor, {p: v for p, v in procs.items() if p not in emperor}
 
 
+def emperor_master(procs):
+    """PID of the Emperor's master in PROCS (the Emperor process is its child)."""
+    emperor, _ = split(procs)
+    [master] = [p for p, v in emperor.items() if v[0] not in emperor]
+    return master
+
+
 def vassal(procs, name):
     """(master pid, {worker pids}) of vassal NAME in PROCS, or (None, set())."""
     mine = {p: v for p, v in procs.items() if f" {name}.ini" in f" {v[2]}"}
