@@ -177,7 +177,7 @@ def test_upgrade_where_policy_forbids_the_reload_says_so(machine, new_deb, old_v
 
 
 def test_remove_stops_everything(machine):
-    """The Emperor runs a deleted binary (the downgrade above): the init script still finds
+    """The Emperor runs a deleted binary (since the downgrade): the init script still finds
     it (start-stop-daemon matches the path) and stops it with every vassal."""
     remove = machine.run("apt-get remove -y uwsgi-emperor </dev/null", check=False)
     assert remove.returncode == 0, remove.stdout + remove.stderr
