@@ -26,6 +26,9 @@ Root never opens anything by path in /run/uwsgi (the vassals' user can write the
 is reached through /proc/PID/fd of the master that holds it, and whether the vassal's user can
 open the new log is tried in a child that has dropped to that user.
 
+Not re-forked by `c`: an app's mules and spoolers. They keep the rotated file and are reported
+(an app that has them can use touch-logreopen instead, see vassal-defaults.ini).
+
 fd 1 (stdout) is not followed: uWSGI writes its log and request lines to fd 2 and its Python
 plugin points sys.stdout at fd 2 too; only a C library's stdout or a child process the app
 starts without redirecting it keeps writing to the rotated file until the next full reload.
@@ -240,13 +243,17 @@ def reopen(logs=LOGS, trigger=TRIGGER, timeout=TIMEOUT, proc=PROC, clock=time.mo
     """Touch TRIGGER, ask each vassal writing to a rotated file of LOGS to reopen, wait until no
     process does; the list of problems left (one line each), empty when everything reopened."""
     start = clock()
-    touch(trigger)
+    problems = []
+    try:
+        touch(trigger)
+    except OSError as e:
+        problems.append(f"cannot touch {trigger} (the Emperor's reopen trigger): {e.strerror}")
     asked = {}    # master pid -> when
     refused = {}  # pid -> why it was not asked
     while True:
         writers = rotated_writers(logs, proc)
         if not writers:
-            return []
+            return problems
         now = clock() - start
         pending = False
         for pid, files in writers.items():
@@ -269,7 +276,7 @@ def reopen(logs=LOGS, trigger=TRIGGER, timeout=TIMEOUT, proc=PROC, clock=time.mo
         if not pending:
             break
         sleep(0.2)
-    problems = {}  # (files, why) -> pids
+    left = {}  # (files, why) -> pids
     for pid, files in sorted(rotated_writers(logs, proc).items()):
         try:
             master, _ = vassal_master(pid, proc)
@@ -282,9 +289,9 @@ def reopen(logs=LOGS, trigger=TRIGGER, timeout=TIMEOUT, proc=PROC, clock=time.mo
         else:
             why = f"asked to reopen through its master fifo {timeout:g} s ago, still not done"
         paths = ", ".join(sorted({p for _, p in files}))
-        problems.setdefault((paths, why), []).append(pid)
-    return [f"{paths} still written by PID {', '.join(map(str, pids))} "
-            f"({command(pids[0], proc)}): {why}" for (paths, why), pids in problems.items()]
+        left.setdefault((paths, why), []).append(pid)
+    return problems + [f"{paths} still written by PID {', '.join(map(str, pids))} "
+                       f"({command(pids[0], proc)}): {why}" for (paths, why), pids in left.items()]
 
 
 def main(argv=None):

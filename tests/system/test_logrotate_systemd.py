@@ -89,3 +89,17 @@ def test_logrotate_service_reopens_every_log(machine):
     emperor = machine.out("systemctl show -p MainPID --value uwsgi-emperor")
     assert log_fds(machine, emperor) == [f"{LOGS}/emperor.log"]
     assert f"{LOGS}/emperor.log reopened." in machine.out(f"cat {LOGS}/emperor.log")
+
+
+def test_postrotate_cannot_write_under_etc(machine):
+    # Why the Emperor's trigger moved to /var/lib/uwsgi-emperor (it was /etc/uwsgi before
+    # issue 14): logrotate.service's sandbox makes /etc read-only for its scripts.
+    assert machine.out("systemctl show -p ProtectSystem --value logrotate.service") == "full"
+    denied = machine.run("systemd-run --wait --quiet -p ProtectSystem=full "
+                         "touch /etc/uwsgi/trigger-test", check=False)
+    assert denied.returncode != 0
+    assert machine.run("test -e /etc/uwsgi/trigger-test", check=False).returncode == 1
+    allowed = machine.run("systemd-run --wait --quiet -p ProtectSystem=full "
+                          "touch /var/lib/uwsgi-emperor/trigger-test", check=False)
+    assert allowed.returncode == 0
+    machine.run("rm /var/lib/uwsgi-emperor/trigger-test")

@@ -94,3 +94,11 @@ def test_ask_reopen_writes_the_commands_into_a_held_fifo(tmp_path):
         os.close(reader)
     # Nobody holds it any more: nothing to ask, and no hang.
     assert not logreopen.ask_reopen(str(fifo))
+
+
+def test_a_trigger_that_cannot_be_touched_is_one_line_not_a_traceback(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    trigger = tmp_path / "missing-dir" / "logrotate.trigger"
+    assert logreopen.reopen(str(logs), str(trigger)) == [
+        f"cannot touch {trigger} (the Emperor's reopen trigger): No such file or directory"]
