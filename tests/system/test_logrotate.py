@@ -1,7 +1,7 @@
-"""Point 5 and issue 14: `logrotate -f` under a numbered request stream loses and duplicates no
-line, the Emperor and every vassal process write to the new files afterwards, and a vassal that
-cannot reopen is reported by logrotate (exit status and stderr) while its lines keep going to
-the rotated file.
+"""Point 5 and issue 14: `logrotate -f` under a numbered request stream (16 connections, more
+than the vassal's 2 workers) loses and duplicates no line, the Emperor and every vassal process
+write to the new files afterwards, and a vassal that cannot reopen is reported by logrotate
+(exit status and stderr) while its lines keep going to the rotated file.
 
 The package's mechanism: vassals have no log master; postrotate runs uwsgi_emperor.logreopen,
 which asks each vassal still writing to a rotated file to reopen (`l`) and chain-reload its
@@ -35,7 +35,7 @@ def test_rotation_under_load_loses_nothing(machine, record):
     stack.enable(machine, "app1")
     master = stack.vassal_master(machine, "app1")
     workers_before = set(stack.vassal_processes(machine, "app1")) - {master}
-    load = stack.Load(machine, "app1", connections=4, min_requests=2000)
+    load = stack.Load(machine, "app1", connections=16, min_requests=3000)
     stack.wait_for_log(machine, f"{LOGS}/app1.log", "GET /seq/200 ")
 
     rotate = machine.run(f"date +%s.%N; {LOGROTATE}; echo $?; date +%s.%N", check=False)
