@@ -2,8 +2,11 @@
 temporary directory, renamed as logrotate renames it (the system test does it with uWSGI)."""
 
 import os
+import pathlib
 import subprocess
 import sys
+import tempfile
+import time
 
 import pytest
 
@@ -102,3 +105,36 @@ def test_a_trigger_that_cannot_be_touched_is_one_line_not_a_traceback(tmp_path):
     trigger = tmp_path / "missing-dir" / "logrotate.trigger"
     assert logreopen.reopen(str(logs), str(trigger)) == [
         f"cannot touch {trigger} (the Emperor's reopen trigger): No such file or directory"]
+
+
+def test_user_can_open_is_tried_as_the_processes_user():
+    # A process of user nobody; the log is tried the way its master would reopen it, in a
+    # directory nobody can reach (pytest's tmp_path is under a 0700 directory).
+    with tempfile.TemporaryDirectory() as top:
+        logs = pathlib.Path(top)
+        logs.chmod(0o755)
+        _user_can_open_checks(logs)
+
+
+def _user_can_open_checks(logs):
+    mine, everyones = logs / "root-only.log", logs / "everyones.log"
+    mine.touch(mode=0o600)
+    everyones.touch()
+    everyones.chmod(0o666)
+    proc = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                             "sleep", "60"])
+    try:
+        # Until setpriv has dropped to nobody and exec'd sleep (a condition with a deadline).
+        deadline = time.monotonic() + 10
+        while not os.readlink(f"/proc/{proc.pid}/exe").endswith("/sleep"):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert not logreopen.user_can_open(proc.pid, str(mine))
+        assert logreopen.user_can_open(proc.pid, str(everyones))
+        # Missing: uWSGI would create it, which needs a directory nobody cannot write.
+        assert not logreopen.user_can_open(proc.pid, str(logs / "new.log"))
+        # The check itself left everything as it was.
+        assert sorted(p.name for p in logs.iterdir()) == ["everyones.log", "root-only.log"]
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
