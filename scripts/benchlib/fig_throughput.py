@@ -17,12 +17,16 @@ SYSTEMS = {
     "debian": ("debian", "{app}.test"),
     "gunicorn": ("debian", "{app}.gunicorn"),
     "ceiling": ("ours", "ceiling.test"),
-    # The package's vassal defaults minus touch-logreopen (which turns on uWSGI's log-master:
-    # every log line goes through the master), hello app only: the before/after of that
-    # default. Started by systems.start_variant() the way the Emperor starts a vassal.
-    "ours_no_logreopen": ("ours", "hellonolr.test"),
+    # The package's vassal defaults plus touch-logreopen, the rotation mechanism before issue
+    # 14 (it turns on uWSGI's log master: every log line goes through the master), hello app
+    # only: the before/after of that default. Started by systems.start_variant() the way the
+    # Emperor starts a vassal.
+    "ours_log_master": ("ours", "hellolm.test"),
 }
-VARIANTS = {"ours_no_logreopen"}
+# variant -> (its app name, the shell filter that makes its defaults from the package's)
+VARIANTS = {
+    "ours_log_master": ("hellolm", "sed '$a touch-logreopen = /var/lib/uwsgi-emperor/logrotate.trigger'"),
+}
 
 
 def _one(sides, system, app, conns, seconds):
@@ -31,8 +35,8 @@ def _one(sides, system, app, conns, seconds):
 
 
 def run(sides, scale):
-    sides["ours"].start_variant("hellonolr", "hello",
-                                "sed '/^if-not-opt = touch-logreopen$/,/^endif =$/d'")
+    for app, edit in VARIANTS.values():
+        sides["ours"].start_variant(app, "hello", edit)
     say("figure 1: warming up every system")
     for system in SYSTEMS:
         for app in APPS if system not in VARIANTS else ("hello",):
@@ -44,14 +48,15 @@ def run(sides, scale):
         for conns in scale.connections:
             for app in APPS:
                 for system in order:
-                    if system in VARIANTS | {"ceiling"} and app != "hello":
+                    if system in set(VARIANTS) | {"ceiling"} and app != "hello":
                         continue  # nginx's own answer does not depend on the app
                     r = _one(sides, system, app, conns, scale.seconds)
                     raw.setdefault((app, conns, system), []).append(r)
                     say(f"figure 1 round {rnd + 1}/{scale.rounds}: {app:5} c={conns:<3} {system:8} "
                         f"{r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:8.2f} ms"
                         + (f"  {r['errors']} errors" if r["errors"] else ""))
-    sides["ours"].stop_variant("hellonolr")
+    for app, _ in VARIANTS.values():
+        sides["ours"].stop_variant(app)
     result = {}
     for app in APPS:
         for conns in scale.connections:

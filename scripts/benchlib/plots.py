@@ -7,8 +7,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 LABELS = {"ours": "this package (uWSGI 2.0.31)", "debian": "Debian's uWSGI 2.0.21",
           "gunicorn": "gunicorn (sync)", "ceiling": "nginx return 200 (ceiling)",
-          "ours_no_logreopen": "this package without touch-logreopen"}
-STYLE = {"ours": "o-", "debian": "s-", "gunicorn": "^-", "ceiling": "k--", "ours_no_logreopen": "o:"}
+          "ours_log_master": "this package with the log master (touch-logreopen)"}
+STYLE = {"ours": "o-", "debian": "s-", "gunicorn": "^-", "ceiling": "k--", "ours_log_master": "o:"}
 
 
 def _per_connections(results, key, fname, ylabel, logy, out):

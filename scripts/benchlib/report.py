@@ -6,9 +6,9 @@ import os
 
 from .config import REPO
 
-SYSTEMS = ("ours", "debian", "gunicorn", "ceiling", "ours_no_logreopen")
+SYSTEMS = ("ours", "debian", "gunicorn", "ceiling", "ours_log_master")
 NAMES = {"ours": "this package", "debian": "Debian 2.0.21", "gunicorn": "gunicorn", "ceiling": "nginx ceiling",
-         "ours_no_logreopen": "this package without touch-logreopen"}
+         "ours_log_master": "this package with the log master (touch-logreopen)"}
 FINDINGS = REPO / "bench" / "findings.md"
 
 

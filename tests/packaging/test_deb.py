@@ -51,7 +51,6 @@ EXPECTED_FILES = [
     "etc/logrotate.d/uwsgi-emperor",
     "etc/uwsgi/emperor.ini",
     "etc/uwsgi/vassal-defaults.ini",
-    "etc/uwsgi/logrotate.trigger",
     "etc/uwsgi/apps-available/example.ini",
     "lib/systemd/system/uwsgi-emperor.service",
     "usr/lib/tmpfiles.d/uwsgi-emperor.conf",
@@ -124,7 +123,6 @@ def test_conffiles(deb_path, tmp_path):
         "/etc/logrotate.d/uwsgi-emperor",
         "/etc/uwsgi/apps-available/example.ini",
         "/etc/uwsgi/emperor.ini",
-        "/etc/uwsgi/logrotate.trigger",
         "/etc/uwsgi/vassal-defaults.ini",
     ]
 

@@ -76,7 +76,8 @@ def test_killed_emperor_reported_and_started_again(machine, record):
     # ... without taking the new vassals' sockets with them (vacuum), and the new ones belong
     # to the new Emperor.
     assert machine.out("ls /run/uwsgi").split() == [
-        "app1.sock", "app2.sock", "emperor-stats.sock", "emperor.pid"]
+        "app1.fifo", "app1.sock", "app2.fifo", "app2.sock", "emperor-stats.sock",
+        "emperor.pid"]
     new_master = machine.out("cat /run/uwsgi/emperor.pid")
     emperor = machine.out(f"ps -o pid= --ppid {new_master}").split()
     assert len(emperor) == 1
@@ -99,4 +100,5 @@ def test_run_dir_recreated_after_reboot(machine):
     for app in ("app1", "app2"):
         stack.wait_for(lambda: stack.serves(machine, app), stack.SPEC_SECONDS)
     assert machine.out("ls /run/uwsgi").split() == [
-        "app1.sock", "app2.sock", "emperor-stats.sock", "emperor.pid"]
+        "app1.fifo", "app1.sock", "app2.fifo", "app2.sock", "emperor-stats.sock",
+        "emperor.pid"]
