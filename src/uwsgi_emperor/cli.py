@@ -244,6 +244,7 @@ def _wait(prog, args, confdir, names_, stdout):
             name,
             ini=sites.available_path(confdir, name),
             rundir=paths.rundir(),
+            emperor_rundir=paths.emperor_rundir(),
             logdir=paths.logdir(),
             timeout=args.wait,
             uwsgi=paths.uwsgi_bin(),

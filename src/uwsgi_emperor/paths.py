@@ -5,6 +5,9 @@ import os
 CONFDIR = "/etc/uwsgi"
 STATEDIR = "/var/lib/uwsgi-emperor"
 RUNDIR = "/run/uwsgi"
+# The Emperor's pid file and stats socket: root's directory, not RUNDIR (which www-data
+# can write), so nothing there is forged by an app.
+EMPEROR_RUNDIR = "/run/uwsgi-emperor"
 LOGDIR = "/var/log/uwsgi"
 VENV = "/opt/venvs/uwsgi-emperor"
 UWSGI_BIN = VENV + "/bin/uwsgi"
@@ -30,6 +33,13 @@ def statedir(option=None, environ=os.environ):
 def rundir(environ=os.environ):
     """Where vassal sockets and the emperor's stats socket are: $UWSGI_RUNDIR or /run/uwsgi."""
     return environ.get("UWSGI_RUNDIR") or RUNDIR
+
+
+def emperor_rundir(environ=os.environ):
+    """Where the Emperor's pid file and stats socket are: $UWSGI_EMPEROR_RUNDIR, else
+    $UWSGI_RUNDIR when that moves the run directory (one directory for everything, as in
+    tests), else /run/uwsgi-emperor."""
+    return environ.get("UWSGI_EMPEROR_RUNDIR") or environ.get("UWSGI_RUNDIR") or EMPEROR_RUNDIR
 
 
 def logdir(environ=os.environ):

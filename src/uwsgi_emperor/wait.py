@@ -113,10 +113,14 @@ def tail(path, count=LOG_LINES):
     return lines[-count:]
 
 
-def wait_up(name, *, ini, rundir, logdir, timeout, uwsgi, clock=time.monotonic, sleep=time.sleep):
-    """Wait up to TIMEOUT seconds until app NAME (its ini at INI) is up under the emperor."""
-    stats_path = os.path.join(rundir, STATS_SOCKET)
-    pidfile = os.path.join(rundir, PIDFILE)
+def wait_up(name, *, ini, rundir, logdir, timeout, uwsgi, emperor_rundir=None,
+            clock=time.monotonic, sleep=time.sleep):
+    """Wait up to TIMEOUT seconds until app NAME (its ini at INI) is up under the emperor.
+
+    The app's socket is looked for in RUNDIR, the Emperor's stats socket and pid file in
+    EMPEROR_RUNDIR (default: RUNDIR)."""
+    stats_path = os.path.join(emperor_rundir or rundir, STATS_SOCKET)
+    pidfile = os.path.join(emperor_rundir or rundir, PIDFILE)
     stats = read_stats(stats_path)
     if stats is None and not pid_alive(pidfile):
         return Result(

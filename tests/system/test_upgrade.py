@@ -30,7 +30,7 @@ def test_upgrade_keeps_apps_serving(machine, clean_root, deb_path, record):
     stack.enable(machine, "app1")
     stack.enable(machine, "app2")
     new = stack.stage_deb(clean_root, deb_path)
-    emperor_before = machine.out("cat /run/uwsgi/emperor.pid")
+    emperor_before = machine.out("cat /run/uwsgi-emperor/emperor.pid")
 
     load = stack.Load(machine, "app1", connections=4, min_requests=200)
     try:
@@ -53,6 +53,6 @@ def test_upgrade_keeps_apps_serving(machine, clean_root, deb_path, record):
         assert machine.out(f"uwsgi-query {app}") == f"{app} (enabled by site administrator)"
     assert machine.out("ls /etc/uwsgi/apps-enabled").split() == ["app1.ini", "app2.ini"]
     # The new package's Emperor runs (the postinst restarted it).
-    emperor_after = machine.out("cat /run/uwsgi/emperor.pid")
+    emperor_after = machine.out("cat /run/uwsgi-emperor/emperor.pid")
     assert emperor_after != emperor_before
     assert machine.run("/etc/init.d/uwsgi-emperor status", check=False).returncode == 0
