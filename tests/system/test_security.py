@@ -137,6 +137,8 @@ def test_forged_pid_file_does_not_steer_stop(machine):
 
 def test_status_codes(machine):
     """LSB status from the pid file's process: the packaged uwsgi, run by root."""
+    machine.run(f"{INIT} stop")
+    stack.wait_for(lambda: stack.uwsgi_count(machine) == 0, 30)
     # Stopped: no pid file, not running.
     status = machine.run(f"{INIT} status", check=False)
     assert (status.returncode, status.stdout) == (3, "uwsgi-emperor is not running ... failed!\n")

@@ -27,7 +27,8 @@ CACHE = ROOT / ".cache"
 # postdrop, the program NoNewPrivileges breaks.
 ROOT_PACKAGES = ("systemd-sysv", "dbus", "procps", "man-db", "postfix")
 DEB_IN_ROOT = "/root/uwsgi-emperor.deb"
-SECRET = "/etc/uwsgi-security-test-secret"
+# Outside /etc and /usr, which ProtectSystem=full makes read-only for the unit anyway.
+SECRET = "/var/lib/uwsgi-security-test-secret"
 SECRET_TEXT = "root only secret"
 FORGED_STATUS = "forged by an app"
 
@@ -64,7 +65,7 @@ def _notify():
     # What any app can try: tell systemd something in the unit's name.
     path = os.environ.get("NOTIFY_SOCKET") or "/run/systemd/notify"
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    s.sendto(b"STATUS=@FORGED@", path)
+    s.sendto(b"STATUS=@FORGED@\nERRNO=99\n", path)
 
 def application(environ, start_response):
     results = {}
@@ -147,6 +148,8 @@ def test_an_app_cannot_rewrite_the_units_status(machine, record):
                           "grep -c 'reception only permitted for main PID'", check=False)
     record("notifications refused by NotifyAccess=main (journal lines)", refused)
     assert machine.out("systemctl show -p StatusText --value uwsgi-emperor") == "uWSGI is ready"
+    # The Emperor never sends ERRNO=: with NotifyAccess=all the app's 99 would stick.
+    assert machine.out("systemctl show -p StatusErrno --value uwsgi-emperor") == "0"
     assert machine.out("systemctl is-active uwsgi-emperor") == "active"
 
 
