@@ -4,8 +4,14 @@ make root do, attempted for real in a clean root with the init script (no system
 Each test runs the attack as www-data (setpriv) and then asserts that nothing outside
 happened: a root-only file keeps its content, owner and mode; stop and status are not
 fooled by a forged pid file; uwsgi-ensite --wait is not fooled by a forged stats socket.
-On the layout before issue 10 (/var/log/uwsgi www-data:adm 0750, /run/uwsgi root:www-data
-0775 holding the Emperor's pid file and stats socket) each of them fails.
+Checked on the layout before issue 10 (/var/log/uwsgi www-data:adm 0750, /run/uwsgi
+root:www-data 0775 holding the Emperor's pid file and stats socket), where the attacks
+succeed: root appended its logs to the root-only file; stop signalled another app's vassal
+and left the Emperor running; status said "running" for a pid file naming a sleep, and
+exited 0 with the binary gone; --wait believed the forged stats socket; purge deleted the
+admin's links. The init script removes the pid file before it starts the Emperor, so the
+pid-file symlink only bites under systemd (test_security_systemd); the bind-chown race was
+not won in 5 respawns there, but www-data could rename over root's files in /run/uwsgi.
 """
 
 import shlex
@@ -112,7 +118,7 @@ def test_symlinks_over_pid_and_stats_paths_change_nothing(machine):
     stack.wait_for(lambda: accepting(machine, "app1"), 10)
     assert secret_state(machine, "pid") == UNTOUCHED
     # root's own files are in place, none of them a link.
-    assert machine.out(f"find /run/uwsgi-emperor -type l") == ""
+    assert machine.out("find /run/uwsgi-emperor -type l") == ""
     master = machine.out(f"cat {PIDFILE}")
     assert machine.out(f"readlink /proc/{master}/exe") == UWSGI
     assert "Permission denied" in attack.stderr
