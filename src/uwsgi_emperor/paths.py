@@ -7,9 +7,10 @@ CONFDIR = "/etc/uwsgi"
 STATEDIR = "/var/lib/uwsgi-emperor"
 RUNDIR = "/run/uwsgi"  # the vassals' sockets
 LOGDIR = "/var/log/uwsgi"
-# The Emperor's own files. They are named here once, so moving them is a one-line change
-# (etc/uwsgi/emperor.ini and debian/ name them for the Emperor itself).
-EMPEROR_RUNDIR = "/run/uwsgi"
+# The Emperor's pid file and stats socket: root's directory, not RUNDIR (which www-data
+# can write), so nothing there is forged by an app. Named here once (etc/uwsgi/emperor.ini
+# and debian/ name them for the Emperor itself).
+EMPEROR_RUNDIR = "/run/uwsgi-emperor"
 STATS_SOCKET = "emperor-stats.sock"
 EMPEROR_PIDFILE = "emperor.pid"
 VENV = "/opt/venvs/uwsgi-emperor"

@@ -51,7 +51,7 @@ def test_broken_app_disturbs_no_other(machine, record):
 
 
 def test_killed_emperor_reported_and_started_again(machine, record):
-    master = machine.out("cat /run/uwsgi/emperor.pid")
+    master = machine.out("cat /run/uwsgi-emperor/emperor.pid")
     machine.run(f"kill -9 {master}")
     stack.wait_for(lambda: machine.run(f"kill -0 {master}", check=False).returncode == 1, 5)
     status = machine.run(f"{INIT} status", check=False)
@@ -76,9 +76,9 @@ def test_killed_emperor_reported_and_started_again(machine, record):
     # ... without taking the new vassals' sockets with them (vacuum), and the new ones belong
     # to the new Emperor.
     assert machine.out("ls /run/uwsgi").split() == [
-        "app1.fifo", "app1.sock", "app2.fifo", "app2.sock", "emperor-stats.sock",
-        "emperor.pid"]
-    new_master = machine.out("cat /run/uwsgi/emperor.pid")
+        "app1.fifo", "app1.sock", "app2.fifo", "app2.sock"]
+    assert machine.out("ls /run/uwsgi-emperor").split() == ["emperor-stats.sock", "emperor.pid"]
+    new_master = machine.out("cat /run/uwsgi-emperor/emperor.pid")
     emperor = machine.out(f"ps -o pid= --ppid {new_master}").split()
     assert len(emperor) == 1
     for app in ("app1", "app2"):
@@ -96,9 +96,9 @@ def test_run_dir_recreated_after_reboot(machine):
     machine.run("rm -rf /run/uwsgi")
     start = machine.run(f"{INIT} start", check=False)
     assert start.returncode == 0, start.stdout + start.stderr
-    assert machine.out("stat -c '%U:%G %a' /run/uwsgi") == "root:www-data 775"
+    assert machine.out("stat -c '%U:%G %a' /run/uwsgi") == "root:www-data 1775"
     for app in ("app1", "app2"):
         stack.wait_for(lambda: stack.serves(machine, app), stack.SPEC_SECONDS)
     assert machine.out("ls /run/uwsgi").split() == [
-        "app1.fifo", "app1.sock", "app2.fifo", "app2.sock", "emperor-stats.sock",
-        "emperor.pid"]
+        "app1.fifo", "app1.sock", "app2.fifo", "app2.sock"]
+    assert machine.out("ls /run/uwsgi-emperor").split() == ["emperor-stats.sock", "emperor.pid"]

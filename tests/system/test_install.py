@@ -7,7 +7,7 @@ and the directories have the owners and modes the package promises.
 
 import re
 
-PIDFILE = "/run/uwsgi/emperor.pid"
+PIDFILE = "/run/uwsgi-emperor/emperor.pid"
 UWSGI = "/opt/venvs/uwsgi-emperor/bin/uwsgi"
 
 
@@ -43,8 +43,9 @@ def test_uwsgi_version(machine):
 
 
 def test_directories(machine):
-    assert machine.out("stat -c '%U:%G %a' /run/uwsgi") == "root:www-data 775"
-    assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi") == "www-data:adm 750"
+    assert machine.out("stat -c '%U:%G %a' /run/uwsgi") == "root:www-data 1775"
+    assert machine.out("stat -c '%U:%G %a' /run/uwsgi-emperor") == "root:root 755"
+    assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi") == "root:adm 2755"
     assert machine.out("stat -c '%U:%G %a' /etc/uwsgi/apps-enabled") == "root:root 755"
     assert machine.out("ls -A /etc/uwsgi/apps-enabled") == ""
 

@@ -55,8 +55,8 @@ def test_two_apps_each_on_its_own_socket_and_log(machine):
     assert stack.get(machine, "app2", "/seq/3") == (200, "app2 3\n")
     # The article's tree.
     assert machine.out("ls /run/uwsgi").split() == [
-        "app1.fifo", "app1.sock", "app2.fifo", "app2.sock", "emperor-stats.sock",
-        "emperor.pid"]
+        "app1.fifo", "app1.sock", "app2.fifo", "app2.sock"]
+    assert machine.out("ls /run/uwsgi-emperor").split() == ["emperor-stats.sock", "emperor.pid"]
     assert machine.out("ls /var/log/uwsgi").split() == ["app1.log", "app2.log", "emperor.log"]
     assert machine.out("ls /etc/uwsgi/apps-enabled").split() == ["app1.ini", "app2.ini"]
     assert machine.out("readlink /etc/uwsgi/apps-enabled/app2.ini") == "../apps-available/app2.ini"
@@ -65,8 +65,9 @@ def test_two_apps_each_on_its_own_socket_and_log(machine):
     app2_log = machine.out("cat /var/log/uwsgi/app2.log")
     assert "GET /seq/3 " in app2_log and "GET /seq/3 " not in app1_log
     assert "GET /seq/7 " in app1_log and "GET /seq/7 " not in app2_log
-    # The vassal opens its log as root before dropping to www-data, and uWSGI creates logto
-    # files 0640: not world-readable. (logrotate then creates www-data:adm 0640 files.)
-    assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi/app2.log") == "root:root 640"
+    # The vassal opens its log as root before dropping to www-data (uWSGI creates logto
+    # files 0640: not world-readable) and hands the open file to its user (logfile-chown):
+    # the app's from the first line, so it can reopen it after a rotation.
+    assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi/app2.log") == "www-data:www-data 640"
     masters = {stack.vassal_master(machine, "app1"), stack.vassal_master(machine, "app2")}
     assert None not in masters and len(masters) == 2

@@ -77,7 +77,7 @@ def test_postinst_enables_and_starts_the_unit(machine):
     assert machine.out(f"readlink /proc/{main}/exe") == "/opt/venvs/uwsgi-emperor/bin/uwsgi"
     # Type=notify: uWSGI itself said it is ready.
     assert machine.out("systemctl show -p StatusText --value uwsgi-emperor") == "uWSGI is ready"
-    assert machine.out("stat -c '%U:%G %a' /run/uwsgi") == "root:www-data 775"
+    assert machine.out("stat -c '%U:%G %a' /run/uwsgi") == "root:www-data 1775"
 
 
 def test_systemd_analyze_verify(machine):
@@ -127,5 +127,5 @@ def test_stop_leaves_no_process_and_start_recreates_run_dir(machine):
     # After a reboot /run is empty: the unit recreates /run/uwsgi itself.
     machine.run("rm -rf /run/uwsgi")
     machine.run("systemctl start uwsgi-emperor")
-    assert machine.out("stat -c '%U:%G %a' /run/uwsgi") == "root:www-data 775"
+    assert machine.out("stat -c '%U:%G %a' /run/uwsgi") == "root:www-data 1775"
     assert "App app1 is up" in machine.out("uwsgi-ensite --wait=10 app1")

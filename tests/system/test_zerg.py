@@ -18,7 +18,7 @@ CONNECTIONS = 32
 ZERG_IDLE = 5  # the template's 30 s, shortened the way an admin would: by editing the ini
 
 STATS = ("/usr/bin/python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); "
-         "s.connect(\"/run/uwsgi/emperor-stats.sock\"); print(s.makefile().read())'")
+         "s.connect(\"/run/uwsgi-emperor/emperor-stats.sock\"); print(s.makefile().read())'")
 
 
 def zerg_pids(machine):

@@ -56,11 +56,11 @@ def test_flavour_follows_the_binary_found(monkeypatch, tmp_path):
 
 
 def test_the_emperors_run_files():
-    assert paths.stats_socket({}) == "/run/uwsgi/emperor-stats.sock"
-    assert paths.emperor_pidfile({}) == "/run/uwsgi/emperor.pid"
+    assert paths.stats_socket({}) == "/run/uwsgi-emperor/emperor-stats.sock"
+    assert paths.emperor_pidfile({}) == "/run/uwsgi-emperor/emperor.pid"
     # Moving the apps' sockets does not move the Emperor's files, and the other way round.
     env = {"UWSGI_RUNDIR": "/tmp/apps", "UWSGI_EMPEROR_RUNDIR": "/tmp/emperor"}
     assert paths.stats_socket(env) == "/tmp/emperor/emperor-stats.sock"
     assert paths.emperor_pidfile(env) == "/tmp/emperor/emperor.pid"
     assert paths.rundir(env) == "/tmp/apps"
-    assert paths.stats_socket({"UWSGI_RUNDIR": "/tmp/apps"}) == "/run/uwsgi/emperor-stats.sock"
+    assert paths.stats_socket({"UWSGI_RUNDIR": "/tmp/apps"}) == "/run/uwsgi-emperor/emperor-stats.sock"

@@ -1,0 +1,349 @@
+"""Issue 10: what any process running as www-data (an app, a compromised nginx worker) can
+make root do, attempted for real in a clean root with the init script (no systemd).
+
+Each test runs the attack as www-data (setpriv) and then asserts that nothing outside
+happened: a root-only file keeps its content, owner and mode; stop and status are not
+fooled by a forged pid file; uwsgi-ensite --wait is not fooled by a forged stats socket.
+Checked on the layout before issue 10 (/var/log/uwsgi www-data:adm 0750, /run/uwsgi
+root:www-data 0775 holding the Emperor's pid file and stats socket), where the attacks
+succeed: root appended its logs to the root-only file; stop signalled another app's vassal
+and left the Emperor running; status said "running" for a pid file naming a sleep, and
+exited 0 with the binary gone; --wait believed the forged stats socket; purge deleted the
+admin's links. The init script removes the pid file before it starts the Emperor, so the
+pid-file symlink only bites under systemd (test_security_systemd); the bind-chown race was
+not won in 5 respawns there, but www-data could rename over root's files in /run/uwsgi.
+"""
+
+import shlex
+
+import stack
+
+INIT = "/etc/init.d/uwsgi-emperor"
+UWSGI = "/opt/venvs/uwsgi-emperor/bin/uwsgi"
+# One root-only file per attack, so that each test shows its own attack's effect.
+SECRETS = ("log", "pid", "race", "upgrade")
+SECRET_TEXT = "root only secret\n"
+UNTOUCHED = ("root:root 600", SECRET_TEXT.strip())
+
+
+def secret(attack):
+    return f"/etc/uwsgi-security-test-secret-{attack}"
+# Every path root used to write in a www-data-writable directory, and where it is now.
+OLD_PIDFILE, PIDFILE = "/run/uwsgi/emperor.pid", "/run/uwsgi-emperor/emperor.pid"
+OLD_STATS, STATS = "/run/uwsgi/emperor-stats.sock", "/run/uwsgi-emperor/emperor-stats.sock"
+# The app needs nothing but the standard library: no venv, no nginx.
+APP_INI = "[uwsgi]\nchdir = /srv\nmodule = wsgiref.simple_server:demo_app\n"
+
+
+def as_www_data(machine, script):
+    """Run the shell SCRIPT as www-data (its groups too), the way an app would; the result."""
+    return machine.run("setpriv --reuid=www-data --regid=www-data --init-groups -- "
+                       f"/bin/sh -c {shlex.quote(script)}", check=False)
+
+
+def secret_state(machine, attack):
+    """The root-only file of ATTACK as root sees it: owner, group, mode and content."""
+    path = secret(attack)
+    return (machine.out(f"stat -c '%U:%G %a' {path}"), machine.out(f"cat {path}"))
+
+
+def respawned_master(machine, name, old, timeout=30):
+    """Wait until NAME's vassal master is a new process (not OLD); its pid."""
+    def new_master():
+        """a new vassal master"""
+        try:
+            master = stack.vassal_master(machine, name)
+        except AssertionError:  # the killed master's workers are still on their way out
+            return None
+        return master if master not in (None, old) else None
+    return stack.wait_for(new_master, timeout)[0]
+
+
+def accepting(machine, name):
+    """True when NAME's socket accepts a connection (as root, like the tests' client)."""
+    return machine.run(f"/usr/bin/python3 -c \"import socket; socket.socket(socket.AF_UNIX)"
+                       f".connect('/run/uwsgi/{name}.sock')\"", check=False).returncode == 0
+
+
+def test_apps_up_and_secret_in_place(machine):
+    for attack in SECRETS:
+        machine.run(f"printf '{SECRET_TEXT}' > {secret(attack)} && chmod 0600 {secret(attack)}")
+    for name in ("app1", "app2"):
+        machine.run(f"cat > /etc/uwsgi/apps-available/{name}.ini", input=APP_INI)
+        assert "is up" in machine.out(f"uwsgi-ensite --wait=10 {name}")
+    assert [secret_state(machine, attack) for attack in SECRETS] == [UNTOUCHED] * len(SECRETS)
+
+
+def test_layout(machine):
+    """Nobody but root can create a name where root opens, creates or chowns by path."""
+    assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi /run/uwsgi /run/uwsgi-emperor"
+                       ).splitlines() == ["root:adm 2755", "root:www-data 1775", "root:root 755"]
+    # The vassal's log is its own from the first line (logfile-chown on the open file).
+    assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi/app1.log") == "www-data:www-data 640"
+    assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi/emperor.log") == "root:adm 640"
+    assert machine.out(f"stat -c '%U:%G %a' {PIDFILE}") == "root:root 644"
+    assert machine.out("ls -A /run/uwsgi").split() == ["app1.sock", "app2.sock"]
+    assert machine.out("ls -A /run/uwsgi-emperor").split() == ["emperor-stats.sock", "emperor.pid"]
+
+
+def test_log_symlink_swap_and_respawn_appends_nothing_to_root_files(machine):
+    """CVE-2016-1247's pattern: replace a log root opens with a symlink, make root reopen it."""
+    attack = as_www_data(machine, f"""
+        rm -f /var/log/uwsgi/app1.log; ln -s {secret('log')} /var/log/uwsgi/app1.log
+        rm -f /var/log/uwsgi/emperor.log; ln -s {secret('log')} /var/log/uwsgi/emperor.log
+        mv -f /var/log/uwsgi/app2.log /var/log/uwsgi/app2.old
+        ln -s {secret('log')} /var/log/uwsgi/app2.log""")
+    # Its own vassal, killed: the Emperor respawns it as root, which opens the log again.
+    old = stack.vassal_master(machine, "app1")
+    assert as_www_data(machine, f"kill -9 {old}").returncode == 0
+    respawned_master(machine, "app1", old)
+    stack.wait_for(lambda: accepting(machine, "app1"), 10)
+    # And the Emperor itself opens its log again when it starts.
+    restart = machine.run(f"{INIT} restart", check=False)
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    stack.wait_for(lambda: accepting(machine, "app1") and accepting(machine, "app2"), 10)
+    assert secret_state(machine, "log") == UNTOUCHED
+    assert machine.out("find /var/log/uwsgi -type l") == ""
+    assert "Permission denied" in attack.stderr
+
+
+def test_symlinks_over_pid_and_stats_paths_change_nothing(machine):
+    attack = as_www_data(machine, f"""
+        for p in {OLD_PIDFILE} {PIDFILE} {OLD_STATS} {STATS}; do
+            ln -s {secret('pid')} "$p.new" && mv -fT "$p.new" "$p"
+            ln -sf {secret('pid')} "$p"
+        done""")
+    restart = machine.run(f"{INIT} restart", check=False)
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    stack.wait_for(lambda: accepting(machine, "app1"), 10)
+    assert secret_state(machine, "pid") == UNTOUCHED
+    # root's own files are in place, none of them a link.
+    assert machine.out("find /run/uwsgi-emperor -type l") == ""
+    master = machine.out(f"cat {PIDFILE}")
+    assert machine.out(f"readlink /proc/{master}/exe") == UWSGI
+    assert "Permission denied" in attack.stderr
+
+
+def test_forged_pid_file_does_not_steer_stop(machine):
+    """A pid file naming another app's vassal (the same binary): stop must stop the Emperor
+    and every vassal, not signal the victim and leave the Emperor running."""
+    # After the restart above, the old Emperor's vassals may still be on their way out.
+    stack.wait_for(lambda: len(stack.vassal_processes(machine, "app2")) == 3, 60)
+    victim = stack.vassal_master(machine, "app2")
+    attack = as_www_data(machine, f"""
+        for p in {OLD_PIDFILE} {PIDFILE}; do
+            echo {victim} > "$p.new" && mv -fT "$p.new" "$p"
+            echo {victim} > "$p"
+        done""")
+    stop = machine.run(f"{INIT} stop", check=False)
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    stack.wait_for(lambda: stack.uwsgi_count(machine) == 0, 30)
+    assert "Permission denied" in attack.stderr
+
+
+def test_status_codes(machine):
+    """LSB status from the pid file's process: the packaged uwsgi, run by root."""
+    machine.run(f"{INIT} stop")
+    stack.wait_for(lambda: stack.uwsgi_count(machine) == 0, 30)
+    # Stopped: no pid file, not running.
+    status = machine.run(f"{INIT} status", check=False)
+    assert (status.returncode, status.stdout) == (3, "uwsgi-emperor is not running ... failed!\n")
+    # A pid file naming a live process that is not the Emperor (here: a root shell, as a
+    # stale file whose pid was reused) is "dead, pid file exists", never "running".
+    other = machine.popen("exec sleep 300")
+    try:
+        pid = stack.wait_for(lambda: machine.out("pgrep -x -n sleep", check=False), 5)[0]
+        # (Both the old and the new place: the test means the same on the old layout.)
+        machine.run(f"mkdir -p /run/uwsgi-emperor && echo {pid} > {PIDFILE} "
+                    f"&& echo {pid} > {OLD_PIDFILE}")
+        status = machine.run(f"{INIT} status", check=False)
+        assert (status.returncode, status.stdout) == (1, "uwsgi-emperor is not running ... failed!\n")
+        # stop must not kill it either.
+        assert machine.run(f"{INIT} stop", check=False).returncode == 0
+        assert machine.run(f"kill -0 {pid}", check=False).returncode == 0
+    finally:
+        machine.run("pkill -x sleep", check=False)
+        other.communicate(timeout=10)
+    # The binary gone (removed, not purged): status unknown, not "running" and not 0.
+    machine.run(f"rm -f {PIDFILE} {OLD_PIDFILE} && mv {UWSGI} {UWSGI}.away")
+    try:
+        assert machine.run(f"{INIT} status", check=False).returncode == 4
+    finally:
+        machine.run(f"mv {UWSGI}.away {UWSGI}")
+    start = machine.run(f"{INIT} start", check=False)
+    assert start.returncode == 0, start.stdout + start.stderr
+    status = machine.run(f"{INIT} status", check=False)
+    assert (status.returncode, status.stdout) == (0, "uwsgi-emperor is running.\n")
+    stack.wait_for(lambda: accepting(machine, "app1") and accepting(machine, "app2"), 10)
+
+
+FAKE_STATS = """
+import json, os, socket, sys
+stats = json.dumps({"vassals": [{"id": "app1.ini", "accepting": 1}]}).encode()
+servers = []
+for path in sys.argv[1:]:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        if os.path.lexists(path):
+            os.unlink(path)
+        s.bind(path)
+    except OSError as err:
+        print(f"{path}: {err.strerror}", file=sys.stderr, flush=True)
+        continue
+    s.listen(8)
+    servers.append(s)
+print("listening", len(servers), flush=True)
+s = servers[0]
+while True:
+    c, _ = s.accept()
+    c.sendall(stats)
+    c.close()
+"""
+
+
+def test_forged_stats_socket_does_not_fool_wait(machine):
+    """With the Emperor stopped, www-data serves a stats socket (and app socket) saying
+    app1 is up: uwsgi-ensite --wait must still say no Emperor runs."""
+    machine.run(f"{INIT} stop")
+    stack.wait_for(lambda: stack.uwsgi_count(machine) == 0, 30)
+    machine.run("cat > /tmp/fake-stats.py", input=FAKE_STATS)
+    fake = machine.popen("exec setpriv --reuid=www-data --regid=www-data --init-groups -- "
+                         f"/usr/bin/python3 /tmp/fake-stats.py {OLD_STATS} {STATS} "
+                         "/run/uwsgi/app1.sock")
+    try:
+        assert fake.stdout.readline().strip() == "listening 2"  # not in /run/uwsgi-emperor
+        wait = machine.run("uwsgi-ensite --wait=2 app1", check=False)
+        assert wait.returncode != 0
+        assert "no emperor running" in wait.stderr
+    finally:
+        machine.run("pkill -f /tmp/fake-stats.py", check=False)
+        fake.communicate(timeout=10)
+    machine.run(f"rm -f {OLD_STATS} /run/uwsgi/app1.sock && {INIT} start")
+    stack.wait_for(lambda: accepting(machine, "app1"), 10)
+
+
+RACER = """
+import os, sys, time
+sock, target, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+tmp = sock + ".race"
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    try:
+        os.symlink(target, tmp)
+        os.rename(tmp, sock)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+"""
+
+
+def some_master(machine, name):
+    """NAME's vassal master, waiting while the Emperor respawns it; its pid."""
+    def master():
+        """a vassal master"""
+        try:
+            return stack.vassal_master(machine, name)
+        except AssertionError:  # a killed master's workers are still on their way out
+            return None
+    return stack.wait_for(master, 60)[0]
+
+
+def test_socket_chown_race(machine, record):
+    """A vassal master binds its socket as root, then chmods and chowns it by path. www-data
+    renames a symlink to a root-only file over that path as fast as it can while it makes
+    its vassal respawn: root must never chmod or chown the target."""
+    machine.run("cat > /tmp/racer.py", input=RACER)
+    kills = 0
+    for _ in range(5):
+        racer = machine.popen("exec setpriv --reuid=www-data --regid=www-data --init-groups -- "
+                              f"/usr/bin/python3 /tmp/racer.py /run/uwsgi/app1.sock {secret('race')} 2")
+        # A bind the race made fail kills the vassal too; the Emperor respawns it.
+        if as_www_data(machine, f"kill -9 {some_master(machine, 'app1')}").returncode == 0:
+            kills += 1
+        racer.communicate(timeout=30)
+        assert secret_state(machine, "race") == UNTOUCHED
+    record("vassal respawns raced", kills)
+    # The race over, the app comes back with a socket of its own.
+    machine.run("rm -f /run/uwsgi/app1.sock.race")
+    as_www_data(machine, f"kill -9 {some_master(machine, 'app1')}")
+    stack.wait_for(lambda: accepting(machine, "app1"), 60)
+    assert machine.out("stat -c '%U:%G %a %F' /run/uwsgi/app1.sock") == "www-data:www-data 660 socket"
+    assert secret_state(machine, "race") == UNTOUCHED
+    # The socket, once bound by the master running as root, is root's until the chown:
+    # sticky /run/uwsgi stops www-data renaming over it. Shown on a file root creates there.
+    machine.run("touch /run/uwsgi/roots-file")
+    attack = as_www_data(machine, f"ln -s {secret('race')} /run/uwsgi/x && mv -fT /run/uwsgi/x "
+                                  "/run/uwsgi/roots-file")
+    assert "Operation not permitted" in attack.stderr
+    machine.run("rm -f /run/uwsgi/roots-file /run/uwsgi/x")
+
+
+# The postinst as dpkg runs it on an upgrade from 2.0.31-1 (the last old layout).
+POSTINST_UPGRADE = ("DPKG_MAINTSCRIPT_PACKAGE=uwsgi-emperor DPKG_MAINTSCRIPT_NAME=postinst "
+                    "DPKG_MAINTSCRIPT_ARCH=amd64 "
+                    "/var/lib/dpkg/info/uwsgi-emperor.postinst configure 2.0.31-1")
+
+
+def emperor_masters(machine):
+    """Pids of root's uwsgi processes running emperor.ini whose parent is not one too."""
+    procs = {}
+    for line in machine.out("ps -eo pid=,ppid=,user=,args=").splitlines():
+        pid, ppid, user, args = line.split(None, 3)
+        if user == "root" and args.startswith(f"{UWSGI} --ini /etc/uwsgi/emperor.ini"):
+            procs[int(pid)] = int(ppid)
+    return sorted(pid for pid, ppid in procs.items() if ppid not in procs)
+
+
+def test_upgrade_from_the_old_layout_fixes_it(machine):
+    """What 2.0.31-1 left: www-data's log directory with a planted link, a non-sticky run
+    directory, the running Emperor's pid file not in /run/uwsgi-emperor. The postinst of an
+    upgrade fixes the modes, removes the link and stops that Emperor on restart."""
+    [master] = emperor_masters(machine)
+    machine.run("chown www-data:adm /var/log/uwsgi && chmod 0750 /var/log/uwsgi "
+                f"&& chmod 0775 /run/uwsgi && rm {PIDFILE}")
+    as_www_data(machine, f"ln -s {secret('upgrade')} /var/log/uwsgi/planted.log")
+    upgrade = machine.run(POSTINST_UPGRADE,
+                          check=False)
+    assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+    assert (f"uwsgi-emperor: removing /var/log/uwsgi/planted.log -> {secret('upgrade')} "
+            "(planted while www-data could write /var/log/uwsgi)") in upgrade.stderr
+    assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi /run/uwsgi").splitlines() == [
+        "root:adm 2755", "root:www-data 1775"]
+    assert machine.out("find /var/log/uwsgi -type l") == ""
+    # The old Emperor was stopped by the restart, and exactly one new one runs.
+    masters = emperor_masters(machine)
+    assert len(masters) == 1 and masters != [master], masters
+    [new] = masters
+    assert machine.out(f"cat {PIDFILE}") == str(new)
+    stack.wait_for(lambda: accepting(machine, "app1") and accepting(machine, "app2"), 30)
+    assert secret_state(machine, "upgrade") == UNTOUCHED
+
+
+def test_upgrade_keeps_a_statoverride(machine):
+    machine.run("dpkg-statoverride --update --add www-data adm 0750 /var/log/uwsgi")
+    try:
+        machine.run(POSTINST_UPGRADE)
+        assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi") == "www-data:adm 750"
+    finally:
+        machine.run("dpkg-statoverride --remove /var/log/uwsgi && "
+                    "chown root:adm /var/log/uwsgi && chmod 2755 /var/log/uwsgi")
+
+
+def test_purge_removes_only_the_helpers_links(machine):
+    """uwsgi-ensite's links (../apps-available/NAME.ini) are the package's state; anything
+    else in apps-enabled is the admin's and stays."""
+    machine.run("printf '[uwsgi]\\n' > /srv/elsewhere.ini "
+                "&& ln -s /srv/elsewhere.ini /etc/uwsgi/apps-enabled/elsewhere.ini "
+                "&& ln -s ../apps-available/../../../srv/elsewhere.ini /etc/uwsgi/apps-enabled/up.ini "
+                "&& printf '[uwsgi]\\n' > /etc/uwsgi/apps-enabled/plain.ini")
+    purge = machine.run("apt-get purge -y uwsgi-emperor", check=False)
+    assert purge.returncode == 0, purge.stdout + purge.stderr
+    assert machine.out("ls -A /etc/uwsgi/apps-enabled").split() == [
+        "elsewhere.ini", "plain.ini", "up.ini"]
+    # The apps themselves stay too.
+    assert {"app1.ini", "app2.ini"} <= set(machine.out("ls -A /etc/uwsgi/apps-available").split())
+    assert machine.run("test -e /run/uwsgi-emperor || test -e /var/log/uwsgi",
+                       check=False).returncode == 1
+    assert machine.out("cat /srv/elsewhere.ini") == "[uwsgi]"
