@@ -82,7 +82,11 @@ def test_layout(machine):
     assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi/app1.log") == "www-data:www-data 640"
     assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi/emperor.log") == "root:adm 640"
     assert machine.out(f"stat -c '%U:%G %a' {PIDFILE}") == "root:root 644"
-    assert machine.out("ls -A /run/uwsgi").split() == ["app1.sock", "app2.sock"]
+    # The master fifos (logrotate's reopen) are made by each master after its drop.
+    assert machine.out("ls -A /run/uwsgi").split() == [
+        "app1.fifo", "app1.sock", "app2.fifo", "app2.sock"]
+    assert machine.out("stat -c '%U:%G %a' /run/uwsgi/app1.fifo /run/uwsgi/app1.sock"
+                       ).splitlines() == ["www-data:www-data 600", "www-data:www-data 660"]
     assert machine.out("ls -A /run/uwsgi-emperor").split() == ["emperor-stats.sock", "emperor.pid"]
 
 
