@@ -80,7 +80,7 @@ bump:
 	@test -n "$(MSG)" || { echo "make bump: say why: make bump MSG='...'" >&2; exit 1; }
 	scripts/ensure-apt-packages scripts/apt-bump-tools.txt
 	DEBFULLNAME="$$($(INFO) maintainer-name)" DEBEMAIL="$$($(INFO) maintainer-email)" \
-	  dch --increment --distribution bookworm --force-distribution --urgency medium "$(MSG)"
+	  dch --increment --no-auto-nmu --distribution bookworm --force-distribution --urgency medium "$(MSG)"
 	@echo "make bump: now $$($(INFO) version); each suite's build adds its suffix:" \
 	  $$(for s in $(SUITES); do $(INFO) package-version $$s; done)
 
