@@ -3,9 +3,9 @@ scripts/build-helper-deb).
 
 - root_dir(suite): a root of SUITE made by mmdebstrap from the host's own Debian mirror
   (the host's apt sources with its codename replaced by SUITE), with build-essential, the
-  Build-Depends of debian/control, stdeb's tools and lintian installed. Cached under
-  .cache/build-roots/<suite>-<hash>/, named by a hash of everything that goes into it, so the second build
-  fetches nothing from Debian and a changed Build-Depends makes a new root.
+  Build-Depends of debian/control, stdeb's tools and lintian installed. Cached in
+  .cache/build-roots/<suite>-<hash>/, named by a hash of everything that goes into it, so
+  the second build fetches nothing from Debian and a changed Build-Depends makes a new root.
 - copy_tree(dest): the one copy of the checkout a build starts from (git's files, with
   normalised modes and mtimes, so a clone's umask and checkout time do not reach a build).
 - BuildRoot: a writable overlay on the cached root (nothing to unpack or copy); run()
