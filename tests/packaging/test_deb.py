@@ -5,11 +5,14 @@ import os
 import pathlib
 import re
 import subprocess
+import time
 
 import pytest
 from debian import deb822
 
 from project import ROOT, SUITES, package_version, suite_python
+
+import buildroot  # scripts/, on sys.path through project
 
 VENV = "opt/venvs/uwsgi-emperor"
 # Where scripts/build-deb builds, inside the suite's root (fixed, like sbuild's /build).
@@ -325,3 +328,11 @@ def test_lintian_clean(deb_path, dbgsym_path, suite):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert not re.search(r"^[EW]: ", out.stdout, re.M), out.stdout
+
+
+def test_uwsgi_build_date_is_source_date_epoch(unpacked_deb):
+    # uWSGI takes its build date from SOURCE_DATE_EPOCH, which dpkg-buildpackage sets from
+    # the top changelog entry: the suite's entry, one second after the release entry.
+    epoch = buildroot.changelog_epoch() + 1
+    stamp = time.strftime("%d %B %Y %H:%M:%S", time.gmtime(epoch)).encode()
+    assert stamp in (unpacked_deb / VENV / "bin/uwsgi").read_bytes()
