@@ -85,7 +85,7 @@ def mirror(tmp_path_factory, deb_path):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    debs = [deb_path, deb_file("uwsgi-emperor-dbgsym")]
+    debs = [deb_path, deb_file(name="uwsgi-emperor-dbgsym")]
 
     good = base / "good" / "repo"
     out = publish(good, f"{url}/good", *debs)
