@@ -9,8 +9,9 @@ DEB_INPUTS := $(shell find debian src etc -type f ! -path '*/__pycache__/*' ! -n
               setup.py requirements.txt README.md
 
 PYTEST := $(PYTHON) -m pytest -p no:cacheprovider
+HOST_SUITE := $(shell . /etc/os-release && echo $$VERSION_CODENAME)
 
-.PHONY: all deb lint test test-unit test-system test-deps bench repo helper-deb bump clean
+.PHONY: all deb lint test test-unit test-system test-deps test-debs bench repo helper-deb bump clean
 
 all: deb
 
@@ -27,16 +28,24 @@ lint: $(DEB) test-deps
 
 HELPER_DEB := dist/python3-uwsgi-ensite_$(shell sed -n "s/^ *version=\"\(.*\)\",/\1/p" setup.py)-1_all.deb
 
-# Everything: unit tests, checks on the built .debs and the system tests on clean roots.
-test: $(DEB) $(HELPER_DEB) test-deps
-	$(PYTEST) tests
+# The suites the tests run for: SUITE=trixie narrows to one (default: every suite in
+# scripts/suites.tsv). pytest reads them from $$UWSGI_EMPEROR_SUITES.
+TEST_SUITES := $(or $(SUITE),$(shell awk -F'\t' 'NF && substr($$1, 1, 1) != "#" && $$1 != "suite" { print $$1 }' scripts/suites.tsv))
+# Each tested suite's .deb and helper .deb, built first (make deb/helper-deb SUITE=...).
+test-debs:
+	for s in $(TEST_SUITES); do $(MAKE) deb helper-deb SUITE=$$s || exit 1; done
+
+# Everything: unit tests once, checks on every suite's .debs and the system tests on clean
+# roots of every suite (`make test SUITE=trixie`: one suite).
+test: test-debs test-deps
+	UWSGI_EMPEROR_SUITES="$(TEST_SUITES)" $(PYTEST) tests
 
 # Quick loop while developing: no clean roots.
 test-unit: $(DEB) test-deps
-	$(PYTEST) -m "not system" tests
+	UWSGI_EMPEROR_SUITES="$(TEST_SUITES)" $(PYTEST) -m "not system" tests
 
-test-system: $(DEB) $(HELPER_DEB) test-deps
-	$(PYTEST) -m system tests
+test-system: test-debs test-deps
+	UWSGI_EMPEROR_SUITES="$(TEST_SUITES)" $(PYTEST) -m system tests
 
 # The internal apt mirror: everything in dist/ published with reprepro, signed.
 REPO_DIR ?= dist/repo
@@ -57,8 +66,10 @@ bump:
 	DEBFULLNAME="uwsgi-emperor maintainers" DEBEMAIL="uwsgi-emperor@lists.example.org" \
 	  dch --increment --distribution bookworm --force-distribution --urgency medium "$(MSG)"
 
-bench: $(DEB)
-	scripts/bench
+# `make bench SUITE=trixie`: that suite's build against its Debian uWSGI (default: the host's).
+bench:
+	$(MAKE) deb SUITE=$(or $(SUITE),$(HOST_SUITE))
+	SUITE=$(or $(SUITE),$(HOST_SUITE)) scripts/bench
 
 clean:
 	rm -rf build dist .cache

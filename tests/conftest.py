@@ -1,17 +1,44 @@
-"""Fixtures shared by every test suite: the built .deb and the uwsgi binary inside it."""
+"""Fixtures shared by every test suite: the suite under test, its built .deb and the uwsgi
+binary inside it.
+
+A test that takes `suite` (or a fixture that does, like deb_path) runs once per suite of
+project.selected_suites() ($UWSGI_EMPEROR_SUITES, default every suite in scripts/suites.tsv).
+"""
 
 import os
+import shlex
 import subprocess
 
 import pytest
 
-from project import deb_file
+from project import deb_file, host_suite, selected_suites
+
+
+def pytest_collection_modifyitems(items):
+    # The suite of each test travels with its reports (the per-suite summary of tests/system).
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec and "suite" in callspec.params:
+            item.user_properties.append(("suite", callspec.params["suite"]))
+
+
+@pytest.fixture(scope="session", params=selected_suites())
+def suite(request):
+    """The suite under test (a session parameter: pytest groups each suite's tests)."""
+    return request.param
 
 
 @pytest.fixture(scope="session")
-def deb_path():
-    path = deb_file()
-    assert path.is_file(), f"{path} is missing: run `make deb` first"
+def deb_path(suite):
+    path = deb_file(suite)
+    assert path.is_file(), f"{path} is missing: run `make deb SUITE={suite}` first"
+    return path
+
+
+@pytest.fixture(scope="session")
+def dbgsym_path(suite):
+    path = deb_file(suite, "uwsgi-emperor-dbgsym")
+    assert path.is_file(), f"{path} is missing: run `make deb SUITE={suite}` first"
     return path
 
 
@@ -21,6 +48,29 @@ def unpacked_deb(deb_path, tmp_path_factory):
     root = tmp_path_factory.mktemp("deb-root")
     subprocess.run(["dpkg-deb", "-x", str(deb_path), str(root)], check=True)
     return root
+
+
+@pytest.fixture(scope="session")
+def run_uwsgi(suite, unpacked_deb, tmp_path_factory):
+    """run(*args): the CompletedProcess (text) of the suite's packaged uwsgi with ARGS.
+
+    The host's suite runs the unpacked binary; another suite's binary links that suite's
+    libpython, so it runs where it belongs: installed by apt in a fresh root of the suite."""
+    if suite == host_suite():
+        binary = str(unpacked_deb / "opt/venvs/uwsgi-emperor/bin/uwsgi")
+        yield lambda *args: subprocess.run([binary, *args], capture_output=True, text=True)
+        return
+    from testbed import roots, stack
+    root = roots.Root.fresh(suite, tmp_path_factory.mktemp(f"{suite}-uwsgi") / "root")
+    try:
+        what = stack.prepare(root, deb_file(suite), services=False)
+        machine = root.machine(net=True)
+        installed = stack.install(machine, what)
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        yield lambda *args: machine.run(
+            "/opt/venvs/uwsgi-emperor/bin/uwsgi " + " ".join(map(shlex.quote, args)), check=False)
+    finally:
+        root.discard()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,7 +83,7 @@ def packaged_uwsgi_bin(request, tmp_path_factory):
     if os.environ.get("UWSGI_BIN"):
         yield os.environ["UWSGI_BIN"]
         return
-    path = deb_file()
+    path = deb_file(host_suite())
     assert path.is_file(), f"{path} is missing: run `make deb` first (tests use its uwsgi)"
     root = tmp_path_factory.mktemp("uwsgi-bin")
     subprocess.run(["dpkg-deb", "-x", str(path), str(root)], check=True)

@@ -1,18 +1,33 @@
-"""Where the project's files are, for every test suite."""
+"""Where the project's files are, for every test suite: the testbed's table (testbed/suites.py)
+under the names the tests use: project.SUITES, project.deb_file(suite, name),
+project.package_version(suite), project.selected_suites()."""
 
-import pathlib
+import os
 
-from debian.changelog import Changelog
+from testbed.suites import REPO as ROOT, SUITES, host_suite, suite  # noqa: F401
+from testbed import suites as _suites
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-
-def package_version():
-    """The version of the package being built, from debian/changelog."""
-    with open(ROOT / "debian" / "changelog", encoding="utf-8") as f:
-        return str(Changelog(f, max_blocks=1).full_version)
+SUITES_ENV = "UWSGI_EMPEROR_SUITES"
 
 
-def deb_file(name="uwsgi-emperor"):
-    """dist/NAME_VERSION_amd64.deb as `make deb` leaves it."""
-    return ROOT / "dist" / f"{name}_{package_version()}_amd64.deb"
+def package_version(suite_name=None):
+    """The version SUITE's build carries (default: the host's suite), e.g. 2.0.31-2+deb13."""
+    return _suites.package_version(suite_name or host_suite())
+
+
+def deb_file(suite_name=None, name="uwsgi-emperor"):
+    """dist/SUITE/NAME_VERSION_ARCH.deb as `make deb SUITE=...` leaves it (default: the host's)."""
+    return _suites.deb_file(suite_name or host_suite(), name)
+
+
+def suite_python(suite_name):
+    """The interpreter SUITE's package runs on: python3.11 (bookworm), python3.13 (trixie)."""
+    return suite(suite_name).python
+
+
+def selected_suites():
+    """The suites this run tests: $UWSGI_EMPEROR_SUITES (`make test SUITE=trixie`), else all."""
+    names = os.environ.get(SUITES_ENV, "").split() or list(SUITES)
+    for name in names:
+        suite(name)  # ValueError naming the known suites
+    return [s for s in SUITES if s in names]

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from debian import deb822
 
-from project import ROOT, deb_file, package_version
+from project import ROOT, package_version, suite_python
 
 VENV = "opt/venvs/uwsgi-emperor"
 
@@ -23,10 +23,11 @@ def depends_names(field):
     return {rel.split()[0] for rel in re.split(r"\s*[,|]\s*", field) if rel}
 
 
-def test_control_fields(deb_path):
+def test_control_fields(deb_path, suite):
     c = control(deb_path)
+    python = suite_python(suite)
     assert c["Package"] == "uwsgi-emperor"
-    assert c["Version"] == package_version()
+    assert c["Version"] == package_version(suite)
     assert c["Architecture"] == "amd64"
     assert c["Conflicts"] == "uwsgi"
     assert c["Recommends"] == "nginx | httpd, logrotate"
@@ -34,15 +35,15 @@ def test_control_fields(deb_path):
     # The features uWSGI was asked to build with, found by dh_shlibdeps in the binary,
     # plus the exact interpreter the venv's python links to.
     assert depends_names(c["Depends"]) == {
-        "libc6", "libcap2", "libcrypt1", "libjansson4", "libpcre2-8-0", "libpython3.11",
-        "libssl3", "libuuid1", "libxml2", "zlib1g", "python3.11", "procps",
+        "libc6", "libcap2", "libcrypt1", "libjansson4", "libpcre2-8-0", f"lib{python}",
+        "libssl3", "libuuid1", "libxml2", "zlib1g", python, "procps",
     }
 
 
-def test_version_stays_above_debian(deb_path):
-    # Debian's bookworm has 2.0.21-5.1 and trixie 2.0.28: apt must see ours as newer.
-    for theirs in ("2.0.21-5.1", "2.0.28-1"):
-        subprocess.run(["dpkg", "--compare-versions", package_version(), "gt", theirs], check=True)
+def test_version_stays_above_debian(deb_path, suite):
+    # Debian's bookworm has 2.0.21-5.1 and trixie 2.0.28-9: apt must see ours as newer.
+    for theirs in ("2.0.21-5.1", "2.0.28-9"):
+        subprocess.run(["dpkg", "--compare-versions", package_version(suite), "gt", theirs], check=True)
 
 
 EXPECTED_FILES = [
@@ -140,19 +141,17 @@ def test_maintainer_scripts_handle_debians_package(deb_path, tmp_path):
     assert "systemd-tmpfiles" in postinst
 
 
-def test_packaged_uwsgi_version(unpacked_deb):
-    out = subprocess.run([str(unpacked_deb / VENV / "bin/uwsgi"), "--version"],
-                         check=True, capture_output=True, text=True)
-    assert out.stdout.strip() == "2.0.31"
+def test_packaged_uwsgi_version(run_uwsgi):
+    out = run_uwsgi("--version")
+    assert (out.returncode, out.stdout.strip()) == (0, "2.0.31")
 
 
 @pytest.mark.parametrize("option", ["--cap", "--ssl-socket", "--xml", "--json", "--route",
                                     "--emperor-broodlord", "--vassal-sos"])
-def test_uwsgi_features(unpacked_deb, option):
+def test_uwsgi_features(run_uwsgi, option):
     # Each option exists only when its library was found at build time (libcap, openssl,
     # libxml2, jansson, pcre2 for the routing engine).
-    out = subprocess.run([str(unpacked_deb / VENV / "bin/uwsgi"), "--help"],
-                         capture_output=True, text=True)
+    out = run_uwsgi("--help")
     assert re.search(rf"^\s+(-\w\|)?{re.escape(option)}\s", out.stdout, re.M)
 
 
@@ -163,25 +162,24 @@ def test_uwsgi_has_no_rpath_and_is_stripped(unpacked_deb):
     assert ".debug_info" not in out
 
 
-def test_dbgsym_package_matches(unpacked_deb, tmp_path):
-    dbg = deb_file("uwsgi-emperor-dbgsym")
-    assert dbg.is_file()
-    subprocess.run(["dpkg-deb", "-x", str(dbg), str(tmp_path)], check=True)
+def test_dbgsym_package_matches(unpacked_deb, dbgsym_path, tmp_path):
+    subprocess.run(["dpkg-deb", "-x", str(dbgsym_path), str(tmp_path)], check=True)
     note = subprocess.run(["readelf", "-n", str(unpacked_deb / VENV / "bin/uwsgi")],
                           check=True, capture_output=True, text=True).stdout
     build_id = re.search(r"Build ID: ([0-9a-f]+)", note).group(1)
     assert (tmp_path / f"usr/lib/debug/.build-id/{build_id[:2]}/{build_id[2:]}.debug").is_file()
 
 
-def test_venv_carries_only_production_code(unpacked_deb):
-    site = unpacked_deb / VENV / "lib/python3.11/site-packages"
+def test_venv_carries_only_production_code(unpacked_deb, suite):
+    python = suite_python(suite)
+    site = unpacked_deb / VENV / f"lib/{python}/site-packages"
     top = sorted(p.name for p in site.iterdir() if p.name != "__pycache__")
     assert top == [
         "jinja2", "jinja2-3.1.6.dist-info", "markupsafe", "markupsafe-3.0.3.dist-info",
         "uWSGI-2.0.31.dist-info", "uwsgi_emperor", "uwsgi_ensite-1.0.0.dist-info",
         "uwsgidecorators.py",
     ]
-    assert (unpacked_deb / VENV / "bin/python3.11").resolve() == pathlib.Path("/usr/bin/python3.11")
+    assert (unpacked_deb / VENV / f"bin/{python}").resolve() == pathlib.Path(f"/usr/bin/{python}")
 
 
 def test_no_build_path_left(unpacked_deb):
@@ -200,7 +198,7 @@ def test_no_build_path_left(unpacked_deb):
     assert "command" not in cfg and "home = /usr/bin" in cfg
 
 
-def test_pyc_files_name_installed_sources(unpacked_deb):
+def test_pyc_files_name_installed_sources(unpacked_deb, suite):
     pycs = list((unpacked_deb / VENV).rglob("*.pyc"))
     # jinja2, markupsafe and the helpers; pip and setuptools are not shipped.
     assert len(pycs) > 30
@@ -208,7 +206,7 @@ def test_pyc_files_name_installed_sources(unpacked_deb):
         with open(pyc, "rb") as f:
             f.read(16)
             code = marshal.load(f)
-        assert code.co_filename.startswith(f"/{VENV}/lib/python3.11/site-packages/"), pyc
+        assert code.co_filename.startswith(f"/{VENV}/lib/{suite_python(suite)}/site-packages/"), pyc
 
 
 def test_manpages_have_whatis_entries(unpacked_deb):

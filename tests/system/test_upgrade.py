@@ -7,8 +7,8 @@ the real .deb upgrades it while a client keeps requesting app1.
 
 import pytest
 
-import debtools
 import stack
+from testbed import debtools
 
 APPS = ("app1", "app2")
 OLD_VERSION = "2.0.31-0.1"
