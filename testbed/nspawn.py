@@ -61,7 +61,11 @@ def booted(root, boot_timeout=90):
     log = open(path.with_suffix(".nspawn.log"), "w")
     nspawn = subprocess.Popen(
         [str(binary), "-q", "-b", "-D", str(path), "--register=no", "--keep-unit",
-         "--private-network", "--console=pipe"],
+         "--private-network", "--console=pipe",
+         # The root's own /etc/localtime (or none): by default nspawn bind-mounts the
+         # host's over it, and tzdata's postinst then cannot replace it (trixie's python3.13
+         # pulls tzdata in).
+         "--timezone=off"],
         env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )

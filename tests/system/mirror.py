@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import threading
+import urllib.parse
 
 from project import ROOT
 from testbed import roots, stack
@@ -41,7 +42,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     """Static files, like any web server in front of the repository, minus conf/ and db/."""
 
     def do_GET(self):
-        self.server.paths.append(self.path)
+        # Decoded: apt 3.0 (trixie) quotes the + of a version (%2b), apt 2.6 does not.
+        self.server.paths.append(urllib.parse.unquote(self.path))
         if PRIVATE.search(self.path):
             self.send_error(403)
             return

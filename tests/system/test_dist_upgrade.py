@@ -18,11 +18,7 @@ from project import deb_file, package_version, selected_suites, suite as suite_i
 
 pytestmark = pytest.mark.system
 
-APP = """\
-def application(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"hello across releases"]
-"""
+APP = uwsgi_request.plain_app("hello across releases")
 # The smallest host that can ask its app (uwsgi_request runs the root's python3).
 HOST_PACKAGES = ("python3",)
 

@@ -16,11 +16,7 @@ from testbed import stack
 
 pytestmark = pytest.mark.system
 
-APP = """\
-def application(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"hello from Debian's uwsgi"]
-"""
+APP = uwsgi_request.plain_app("hello from Debian's uwsgi")
 
 
 @pytest.fixture(scope="module")

@@ -26,11 +26,7 @@ from testbed import debtools
 
 pytestmark = pytest.mark.system
 
-APP = """\
-def application(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"hello from the mirror"]
-"""
+APP = uwsgi_request.plain_app("hello from the mirror")
 
 
 @pytest.fixture(scope="module")
