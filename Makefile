@@ -2,35 +2,52 @@
 PYTHON := /usr/bin/python3
 SHELL := /bin/sh
 
-VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
-DEB := dist/uwsgi-emperor_$(VERSION)_amd64.deb
+# The one reader of the version, the maintainer and the suites (scripts/projectinfo.py).
+INFO := $(PYTHON) scripts/projectinfo.py
+# The suite to build and test: the host's own unless SUITE=bookworm|trixie is given.
+SUITE ?= $(shell $(INFO) host-suite)
+SUITES := $(shell $(INFO) suites)
+VERSION := $(shell $(INFO) version)
+PKG_VERSION := $(VERSION)$(shell $(INFO) suffix $(SUITE))
+DEB := dist/$(SUITE)/uwsgi-emperor_$(PKG_VERSION)_amd64.deb
+HELPER_DEB := dist/$(SUITE)/python3-uwsgi-ensite_$(PKG_VERSION)_all.deb
+# An organisation's own builds: make deb MAINTAINER='Ops <ops@example.com>' (the .deb, the
+# helper package and make bump take it; default: debian/control's Maintainer).
+ifdef MAINTAINER
+export MAINTAINER
+endif
 # Everything that goes into the .deb: a change to any of them rebuilds it, nothing else does.
+BUILD_SCRIPTS := scripts/build-deb scripts/build-helper-deb scripts/buildroot.py \
+                 scripts/projectinfo.py scripts/suites.tsv
 DEB_INPUTS := $(shell find debian src etc -type f ! -path '*/__pycache__/*' ! -name '*.pyc') \
-              setup.py requirements.txt README.md
+              setup.py requirements.txt README.md $(BUILD_SCRIPTS)
 
 PYTEST := $(PYTHON) -m pytest -p no:cacheprovider
-HOST_SUITE := $(shell . /etc/os-release && echo $$VERSION_CODENAME)
 
-.PHONY: all deb lint test test-unit test-system test-deps test-debs bench repo helper-deb bump clean
+.PHONY: all deb debs lint test test-unit test-system test-deps test-debs bench repo helper-deb repro bump clean
 
 all: deb
 
+# The suite's packages, built in a clean root of that suite, in dist/$(SUITE)/.
 deb: $(DEB)
 
 $(DEB): $(DEB_INPUTS)
-	scripts/build-deb
+	scripts/build-deb $(SUITE)
+
+# Every supported suite (scripts/suites.tsv).
+debs:
+	for s in $(SUITES); do $(MAKE) deb SUITE=$$s || exit 1; done
 
 test-deps:
 	scripts/ensure-apt-packages scripts/apt-test-deps.txt
 
-lint: $(DEB) test-deps
-	scripts/lint-deb $(DEB)
+# lintian of the suite itself (in its build root), --fail-on error,warning.
+lint: $(DEB)
+	scripts/lint-deb $(SUITE) $(DEB) $(subst uwsgi-emperor_,uwsgi-emperor-dbgsym_,$(DEB))
 
-HELPER_DEB := dist/python3-uwsgi-ensite_$(shell sed -n "s/^ *version=\"\(.*\)\",/\1/p" setup.py)-1_all.deb
-
-# The suites the tests run for: SUITE=trixie narrows to one (default: every suite in
-# scripts/suites.tsv). pytest reads them from $$UWSGI_EMPEROR_SUITES.
-TEST_SUITES := $(or $(SUITE),$(shell awk -F'\t' 'NF && substr($$1, 1, 1) != "#" && $$1 != "suite" { print $$1 }' scripts/suites.tsv))
+# The suites the tests run for: `make test SUITE=trixie` narrows to one (default: every suite
+# in scripts/suites.tsv). pytest reads them from $$UWSGI_EMPEROR_SUITES.
+TEST_SUITES := $(if $(filter command line environment,$(origin SUITE)),$(SUITE),$(SUITES))
 # Each tested suite's .deb and helper .deb, built first (make deb/helper-deb SUITE=...).
 test-debs:
 	for s in $(TEST_SUITES); do $(MAKE) deb helper-deb SUITE=$$s || exit 1; done
@@ -47,29 +64,38 @@ test-unit: $(DEB) test-deps
 test-system: test-debs test-deps
 	UWSGI_EMPEROR_SUITES="$(TEST_SUITES)" $(PYTEST) -m system tests
 
-# The internal apt mirror: everything in dist/ published with reprepro, signed.
+# The internal apt mirror: every suite's packages (dist/SUITE/) published with reprepro into
+# one repository (dists/bookworm, dists/trixie), signed with one key.
 REPO_DIR ?= dist/repo
 REPO_KEY ?=
-repo: $(DEB)
+repo: debs
 	REPO_DIR="$(REPO_DIR)" REPO_KEY="$(REPO_KEY)" scripts/publish-repo
 
 # python3-uwsgi-ensite, the helpers alone (stdeb), for hosts on Debian's own uwsgi.
 helper-deb: $(HELPER_DEB)
 
-$(HELPER_DEB): setup.py stdeb.cfg $(shell find src packaging -type f ! -path '*/__pycache__/*' ! -name '*.pyc') debian/scripts/build-manpages
-	scripts/build-helper-deb
+$(HELPER_DEB): setup.py stdeb.cfg MANIFEST.in debian/changelog debian/control $(BUILD_SCRIPTS) \
+		$(shell find src packaging -type f ! -path '*/__pycache__/*' ! -name '*.pyc') debian/scripts/build-manpages
+	scripts/build-helper-deb $(SUITE)
+
+# Two builds of this commit at other paths, times, umasks, time zones and locales must give
+# the same bytes (issue 12); diffoscope shows where they differ. SUITE=... for one suite.
+REPRO_SUITES := $(if $(filter command line environment,$(origin SUITE)),$(SUITE),$(SUITES))
+repro:
+	scripts/build-repro $(REPRO_SUITES)
 
 # A new Debian revision, so a rebuilt package can be published again: make bump MSG='why'
 bump:
 	@test -n "$(MSG)" || { echo "make bump: say why: make bump MSG='...'" >&2; exit 1; }
-	scripts/ensure-apt-packages scripts/apt-build-tools.txt
-	DEBFULLNAME="uwsgi-emperor maintainers" DEBEMAIL="uwsgi-emperor@lists.example.org" \
-	  dch --increment --distribution bookworm --force-distribution --urgency medium "$(MSG)"
+	scripts/ensure-apt-packages scripts/apt-bump-tools.txt
+	DEBFULLNAME="$$($(INFO) maintainer-name)" DEBEMAIL="$$($(INFO) maintainer-email)" \
+	  dch --increment --no-auto-nmu --distribution bookworm --force-distribution --urgency medium "$(MSG)"
+	@echo "make bump: now $$($(INFO) version); each suite's build adds its suffix:" \
+	  $$(for s in $(SUITES); do $(INFO) package-version $$s; done)
 
 # `make bench SUITE=trixie`: that suite's build against its Debian uWSGI (default: the host's).
-bench:
-	$(MAKE) deb SUITE=$(or $(SUITE),$(HOST_SUITE))
-	SUITE=$(or $(SUITE),$(HOST_SUITE)) scripts/bench
+bench: $(DEB)
+	SUITE=$(SUITE) scripts/bench
 
 clean:
 	rm -rf build dist .cache

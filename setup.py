@@ -1,16 +1,26 @@
+import pathlib
+import sys
+
 from setuptools import find_packages, setup
+
+# The version (debian/changelog's upstream part) and the maintainer (debian/control, or
+# $MAINTAINER) have one reader, shared with the Makefile and the build scripts.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "scripts"))
+import projectinfo  # noqa: E402
+
+maintainer_name, maintainer_email = projectinfo.maintainer_parts()
 
 setup(
     name="uwsgi-ensite",
-    version="1.0.0",
+    version=projectinfo.upstream_version(),
     description="Enable, disable, query and create uWSGI Emperor vassals (a2ensite for uWSGI)",
     long_description=(
         "uwsgi-ensite, uwsgi-dissite and uwsgi-query manage the apps of a uWSGI Emperor in "
         "/etc/uwsgi/apps-available and apps-enabled the way a2ensite does for Apache; "
         "uwsgi-newapp writes a vassal ini and an nginx server block from templates."
     ),
-    author="uwsgi-emperor maintainers",
-    author_email="uwsgi-emperor@lists.example.org",
+    author=maintainer_name,
+    author_email=maintainer_email,
     license="MIT",
     url="https://example.org/uwsgi-emperor",
     package_dir={"": "src"},

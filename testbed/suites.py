@@ -1,18 +1,18 @@
 """The supported Debian suites and where each suite's build lands (one table for tests and bench).
 
-scripts/suites.tsv names the suites (the build reads it too); FACTS adds what only the tests
-and the bench need to know about each suite's archive. Nothing else hard-codes a suite.
+The suites, their Python and version suffix, the version and the host's suite come from
+scripts/projectinfo.py (the one reader the build uses too, over scripts/suites.tsv and
+debian/changelog); FACTS adds what only the tests and the bench need to know about each
+suite's archive. Nothing else hard-codes a suite.
 """
 
 import dataclasses
 import functools
-import pathlib
 
-from debian.changelog import Changelog
+from scripts import projectinfo
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
+REPO = projectinfo.TOP
 DIST = REPO / "dist"
-TABLE = REPO / "scripts" / "suites.tsv"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,15 +39,10 @@ FACTS = {
 
 @functools.cache
 def _table():
-    rows = [line.split("\t") for line in TABLE.read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
-    header, rows = rows[0], rows[1:]
     suites = {}
-    for row in rows:
-        fields = dict(zip(header, row))
-        name = fields.pop("suite")
+    for name, fields in projectinfo.suites().items():
         if name not in FACTS:
-            raise RuntimeError(f"{TABLE}: suite {name} has no FACTS in {__file__}")
+            raise RuntimeError(f"scripts/suites.tsv: suite {name} has no FACTS in {__file__}")
         suites[name] = Suite(name=name, **fields, **FACTS[name])
     return suites
 
@@ -61,54 +56,22 @@ def suite(name):
         return _table()[name]
     except KeyError:
         raise ValueError(f"unknown suite {name!r}: one of {', '.join(SUITES)} "
-                         f"({TABLE.relative_to(REPO)})") from None
+                         "(scripts/suites.tsv)") from None
 
 
 def host_suite():
-    """The codename of the Debian release this machine runs (from /etc/os-release)."""
-    for line in pathlib.Path("/etc/os-release").read_text().splitlines():
-        if line.startswith("VERSION_CODENAME="):
-            return line.split("=", 1)[1].strip().strip('"')
-    raise RuntimeError("/etc/os-release has no VERSION_CODENAME")
-
-
-def changelog_version():
-    """The top version of debian/changelog (one entry for every suite)."""
-    with open(REPO / "debian" / "changelog", encoding="utf-8") as f:
-        return str(Changelog(f, max_blocks=1).full_version)
-
-
-def _legacy_deb(name):
-    """TRANSITION: before the per-suite build, `make deb` left the host suite's package as
-    dist/NAME_<changelog version>_amd64.deb, without a suffix. Remove once no such tree exists."""
-    return DIST / f"{name}_{changelog_version()}_amd64.deb"
-
-
-def _uses_legacy_layout(name, suite_name):
-    return (suite_name == host_suite() and not (DIST / suite_name).is_dir()
-            and _legacy_deb(name).is_file())
+    """The codename of the Debian release this machine runs."""
+    return projectinfo.host_suite()
 
 
 def package_version(suite_name):
     """The version SUITE_NAME's build carries: changelog version + the suite's suffix
     (2.0.31-2+deb13)."""
-    s = suite(suite_name)
-    if _uses_legacy_layout("uwsgi-emperor", suite_name):
-        return changelog_version()
-    return changelog_version() + s.version_suffix
+    suite(suite_name)
+    return projectinfo.package_version(suite_name)
 
 
 def deb_file(suite_name, name="uwsgi-emperor"):
     """dist/SUITE/NAME_VERSION_ARCH.deb as `make deb SUITE=...` (or make helper-deb) leaves it."""
     arch = "all" if name == "python3-uwsgi-ensite" else "amd64"
-    if _uses_legacy_layout(name, suite_name):
-        return _legacy_deb(name)
     return DIST / suite_name / f"{name}_{package_version(suite_name)}_{arch}.deb"
-
-
-def suite_of_version(version):
-    """The suite whose suffix VERSION carries (None when it carries none)."""
-    for s in _table().values():
-        if version.endswith(s.version_suffix):
-            return s.name
-    return None

@@ -6,7 +6,6 @@ project.selected_suites() ($UWSGI_EMPEROR_SUITES, default every suite in scripts
 """
 
 import os
-import shlex
 import subprocess
 
 import pytest
@@ -48,29 +47,6 @@ def unpacked_deb(deb_path, tmp_path_factory):
     root = tmp_path_factory.mktemp("deb-root")
     subprocess.run(["dpkg-deb", "-x", str(deb_path), str(root)], check=True)
     return root
-
-
-@pytest.fixture(scope="session")
-def run_uwsgi(suite, unpacked_deb, tmp_path_factory):
-    """run(*args): the CompletedProcess (text) of the suite's packaged uwsgi with ARGS.
-
-    The host's suite runs the unpacked binary; another suite's binary links that suite's
-    libpython, so it runs where it belongs: installed by apt in a fresh root of the suite."""
-    if suite == host_suite():
-        binary = str(unpacked_deb / "opt/venvs/uwsgi-emperor/bin/uwsgi")
-        yield lambda *args: subprocess.run([binary, *args], capture_output=True, text=True)
-        return
-    from testbed import roots, stack
-    root = roots.Root.fresh(suite, tmp_path_factory.mktemp(f"{suite}-uwsgi") / "root")
-    try:
-        what = stack.prepare(root, deb_file(suite), services=False)
-        machine = root.machine(net=True)
-        installed = stack.install(machine, what)
-        assert installed.returncode == 0, installed.stdout + installed.stderr
-        yield lambda *args: machine.run(
-            "/opt/venvs/uwsgi-emperor/bin/uwsgi " + " ".join(map(shlex.quote, args)), check=False)
-    finally:
-        root.discard()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,23 +1,15 @@
-"""Where `make helper-deb` leaves python3-uwsgi-ensite, for every test suite."""
+"""Where `make helper-deb SUITE=...` leaves python3-uwsgi-ensite, for every test suite."""
 
-import re
-
-from project import ROOT, host_suite
+from project import deb_file, package_version
 
 PACKAGE = "python3-uwsgi-ensite"
 
 
 def helper_version(suite=None):
-    """stdeb's version: setup.py's version with Debian revision 1 (stdeb's default); the same
-    for every suite until the per-suite helper build lands (TRANSITION)."""
-    text = (ROOT / "setup.py").read_text(encoding="utf-8")
-    return re.search(r'^\s*version="([^"]+)"', text, re.M).group(1) + "-1"
+    """The helper package carries the suite's version of the project (2.0.31-2+deb13)."""
+    return package_version(suite)
 
 
 def helper_deb_file(suite=None):
-    """dist/SUITE/python3-uwsgi-ensite_VERSION_all.deb (`make helper-deb SUITE=...`); without
-    SUITE, or until the per-suite build lands (TRANSITION), dist/python3-uwsgi-ensite_VERSION_all.deb."""
-    legacy = ROOT / "dist" / f"{PACKAGE}_{helper_version()}_all.deb"
-    if suite is None or (suite == host_suite() and not (ROOT / "dist" / suite).is_dir()):
-        return legacy
-    return ROOT / "dist" / suite / f"{PACKAGE}_{helper_version()}_all.deb"
+    """dist/SUITE/python3-uwsgi-ensite_VERSION_all.deb."""
+    return deb_file(suite, PACKAGE)

@@ -1,11 +1,15 @@
-"""Where the project's files are, for every test suite: the testbed's table (testbed/suites.py)
-under the names the tests use: project.SUITES, project.deb_file(suite, name),
-project.package_version(suite), project.selected_suites()."""
+"""Where the project's files are, for every test suite.
+
+project.SUITES, project.deb_file(suite, name) and project.package_version(suite) are the
+shared interface of the tests. They are the testbed's (testbed/suites.py: the version and
+the suites from scripts/projectinfo.py, the one reader the build uses too, plus the facts
+of each suite's archive), with the host's suite as the default.
+"""
 
 import os
 
-from testbed.suites import REPO as ROOT, SUITES, host_suite, suite  # noqa: F401
 from testbed import suites as _suites
+from testbed.suites import REPO as ROOT, SUITES, host_suite, projectinfo, suite  # noqa: F401
 
 SUITES_ENV = "UWSGI_EMPEROR_SUITES"
 
@@ -16,13 +20,8 @@ def package_version(suite_name=None):
 
 
 def deb_file(suite_name=None, name="uwsgi-emperor"):
-    """dist/SUITE/NAME_VERSION_ARCH.deb as `make deb SUITE=...` leaves it (default: the host's)."""
+    """dist/SUITE/NAME_VERSION_ARCH.deb as `make deb SUITE=...` (or make helper-deb) leaves it."""
     return _suites.deb_file(suite_name or host_suite(), name)
-
-
-def suite_python(suite_name):
-    """The interpreter SUITE's package runs on: python3.11 (bookworm), python3.13 (trixie)."""
-    return suite(suite_name).python
 
 
 def selected_suites():
@@ -31,3 +30,8 @@ def selected_suites():
     for name in names:
         suite(name)  # ValueError naming the known suites
     return [s for s in SUITES if s in names]
+
+
+def suite_python(suite_name):
+    """The interpreter SUITE's package runs on: python3.11 (bookworm), python3.13 (trixie)."""
+    return suite(suite_name).python

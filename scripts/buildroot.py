@@ -1,0 +1,317 @@
+"""Clean build roots for `make deb` and `make helper-deb` (imported by scripts/build-deb and
+scripts/build-helper-deb).
+
+- root_dir(suite): a root of SUITE made by mmdebstrap from the host's own Debian mirror
+  (the host's apt sources with its codename replaced by SUITE), with build-essential, the
+  Build-Depends of debian/control, stdeb's tools and lintian installed. Cached in
+  .cache/build-roots/<suite>-<hash>/, named by a hash of everything that goes into it, so
+  the second build fetches nothing from Debian and a changed Build-Depends makes a new root.
+- copy_tree(dest): the one copy of the checkout a build starts from (git's files, with
+  normalised modes and mtimes, so a clone's umask and checkout time do not reach a build).
+- BuildRoot: a writable overlay on the cached root (nothing to unpack or copy); run()
+  executes a shell command chrooted into it, in private pid and mount namespaces
+  (everything dies with it, nothing stays mounted on the host).
+
+The build runs at a FIXED path in the root (/build/<source>-<upstream>), as sbuild does,
+so no path of the caller's checkout can reach the packages.
+"""
+
+import datetime
+import hashlib
+import os
+import pathlib
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import projectinfo
+
+TOP = projectinfo.TOP
+# make repro's clones share the caller's roots (they are named by their content).
+CACHE = pathlib.Path(os.environ.get("UWSGI_EMPEROR_ROOT_CACHE") or TOP / ".cache" / "build-roots")
+# Bump when the recipe below changes in a way the hash cannot see.
+RECIPE = "4"
+# Besides build-essential and debian/control's Build-Depends: what make helper-deb needs
+# (stdeb writes a debian/ that build-depends on dh-python, python3-all, python3-setuptools;
+# python3-debian completes it) and lintian, run in the root so each suite's own lintian
+# judges that suite's packages.
+EXTRA_PACKAGES = ("python3-stdeb", "dh-python", "python3-all", "python3-setuptools",
+                  "python3-debian", "lintian", "fakeroot")
+# The environment inside the root: a fixed locale, time zone and umask (see README,
+# "Reproducible builds"); SOURCE_DATE_EPOCH comes from debian/changelog via dpkg-buildpackage.
+ROOT_ENV = {
+    "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root",
+    "LC_ALL": "C.UTF-8",
+    "LANG": "C.UTF-8",
+    "TZ": "UTC",
+    "DEBIAN_FRONTEND": "noninteractive",
+    "TERM": "dumb",
+}
+# The packages are judged by the lintian of their own suite, in the root.
+LINTIAN = "lintian --fail-on error,warning --display-info --tag-display-limit 0"
+HOST_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp"}
+
+
+HOST_CA_BUNDLE = pathlib.Path("/etc/ssl/certs/ca-certificates.crt")
+ROOT_CA_BUNDLE = "/etc/ssl/host-ca-certificates.crt"
+
+
+def say(prog, message):
+    print(f"{prog}: {message}", flush=True)
+
+
+def die(prog, message):
+    print(f"{prog}: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+# --- the host's Debian mirror, for another suite -------------------------------------------
+
+def _source_entries(path):
+    """(uris, suites, components, signed_by) of each deb entry in one apt sources file."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".sources":
+        for stanza in text.split("\n\n"):
+            fields = {}
+            for line in stanza.splitlines():
+                if line.startswith("#") or ":" not in line or line[:1].isspace():
+                    continue
+                key, value = line.split(":", 1)
+                fields[key.strip().lower()] = value.split()
+            if "deb" in fields.get("types", []) and fields.get("enabled", ["yes"]) != ["no"]:
+                yield (fields.get("uris", []), fields.get("suites", []),
+                       fields.get("components", []), " ".join(fields.get("signed-by", [])))
+    else:
+        for line in text.splitlines():
+            words = line.split("#", 1)[0].split()
+            if words[:1] != ["deb"]:
+                continue
+            options, signed_by = [], ""
+            if len(words) > 1 and words[1].startswith("["):
+                while words and not words[1].endswith("]"):
+                    options.append(words.pop(1))
+                options.append(words.pop(1))
+                for opt in " ".join(options).strip("[]").split():
+                    if opt.startswith("signed-by="):
+                        signed_by = opt.split("=", 1)[1]
+            yield [words[1]], [words[2]], words[3:], signed_by
+
+
+def mirror_lines(suite, host=None, etc=pathlib.Path("/etc/apt")):
+    """One-line apt sources for SUITE from the host's Debian entries (its codename replaced).
+
+    Entries of other repositories (suites not named after the host's codename) are left out.
+    """
+    host = host or projectinfo.host_suite()
+    files = [etc / "sources.list", *sorted((etc / "sources.list.d").glob("*"))]
+    lines = []
+    for path in files:
+        if path.suffix not in (".list", ".sources") or not path.is_file():
+            continue
+        for uris, suites, components, signed_by in _source_entries(path):
+            ours = [s for s in suites if s == host or s.startswith(host + "-")]
+            for uri in uris:
+                for s in ours:
+                    option = f"[signed-by={signed_by}] " if signed_by else ""
+                    lines.append(f"deb {option}{uri} {suite}{s[len(host):]} {' '.join(components)}")
+    if not any(f" {suite} " in line for line in lines):
+        raise SystemExit(f"buildroot: no Debian {host} entry in the host's apt sources to derive {suite}'s mirror from")
+    return lines
+
+
+# --- the root tarball ------------------------------------------------------------------------
+
+def build_depends(control=None):
+    """debian/control's Build-Depends (and -Indep/-Arch) fields, verbatim: the cache key."""
+    text = pathlib.Path(control or TOP / "debian" / "control").read_text(encoding="utf-8")
+    source = text.split("\n\n", 1)[0]
+    out, keep = [], False
+    for line in source.splitlines():
+        if line[:1].isspace():
+            if keep:
+                out.append(line)
+            continue
+        keep = line.split(":", 1)[0].startswith("Build-Depends")
+        if keep:
+            out.append(line)
+    return "\n".join(out)
+
+
+def root_dir(suite, prog="build-deb"):
+    """Path of the cached build root of SUITE (a directory, never written to: each build
+    mounts an overlay on it); made with mmdebstrap when missing."""
+    sources = mirror_lines(suite)
+    key = hashlib.sha256("\n".join([RECIPE, suite, build_depends(), *EXTRA_PACKAGES, *sources])
+                         .encode()).hexdigest()[:12]
+    out = CACHE / f"{suite}-{key}"
+    if out.is_dir():
+        return out
+    CACHE.mkdir(parents=True, exist_ok=True)
+    for old in CACHE.glob(f"{suite}-*"):
+        # a root of an older recipe (or a build that was interrupted): never used again
+        shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+    say(prog, f"making the {suite} build root (once; cached in {out})")
+    with tempfile.TemporaryDirectory(prefix="build-root-") as tmp:
+        bd = pathlib.Path(tmp) / "bd" / "debian"
+        bd.mkdir(parents=True)
+        shutil.copy(TOP / "debian" / "control", bd / "control")
+        partial = out.with_name(out.name + ".partial")
+        cmd = ["mmdebstrap", "--mode=root", "--variant=buildd", "--quiet",
+               "--include=" + ",".join(EXTRA_PACKAGES),
+               "--customize-hook=mkdir -p \"$1/tmp/bd\"",
+               f"--customize-hook=copy-in {bd} /tmp/bd",
+               # apt reads Build-Depends from debian/control itself (versions, alternatives).
+               "--customize-hook=chroot \"$1\" apt-get build-dep -y -q /tmp/bd",
+               "--customize-hook=rm -rf \"$1/tmp/bd\"",
+               suite, str(partial), *sources]
+        proc = subprocess.run(cmd, env=HOST_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+        if proc.returncode != 0:
+            shutil.rmtree(partial, ignore_errors=True)
+            sys.stderr.write(proc.stdout[-6000:])
+            die(prog, f"mmdebstrap could not make the {suite} build root")
+        partial.rename(out)
+    return out
+
+
+# --- the tree a build starts from ------------------------------------------------------------
+
+def copy_tree(dest, mtime, top=TOP):
+    """Copy the files git knows about (tracked, or untracked and not ignored) to DEST.
+
+    Modes become 0644/0755 (by the executable bit) and mtimes MTIME: a checkout's umask
+    and checkout time do not reach the build.
+    """
+    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                             cwd=top, check=True, capture_output=True).stdout
+    dest = pathlib.Path(dest)
+    for name in sorted(filter(None, listing.decode().split("\0"))):
+        src = pathlib.Path(top) / name
+        if src.is_symlink() or not src.is_file():
+            continue  # deleted but still in the index, or a directory (submodule)
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, target)
+        os.chmod(target, 0o755 if os.stat(src).st_mode & 0o100 else 0o644)
+        os.utime(target, (mtime, mtime))
+    for d in sorted((p for p in dest.rglob("*") if p.is_dir()), reverse=True):
+        os.chmod(d, 0o755)
+        os.utime(d, (mtime, mtime))
+
+
+def suite_entry(source, version, suite, maintainer, date):
+    """The changelog entry that gives a suite's build its own version."""
+    return (f"{source} ({version}) {suite}; urgency=medium\n\n"
+            f"  * Build for Debian {suite}.\n\n"
+            f" -- {maintainer}  {date}\n\n")
+
+
+def prepare_tree(tree, suite, top=TOP):
+    """The source a build of SUITE starts from, in TREE: copy_tree() of the checkout, then
+    debian/control's Maintainer set to projectinfo.maintainer() ($MAINTAINER wins) and a
+    changelog entry for the suite's version (2.0.31-2+deb13) by that maintainer, dated one
+    second after the release entry (lintian wants the top entry newer): SOURCE_DATE_EPOCH
+    stays a function of the commit. Returns that SOURCE_DATE_EPOCH."""
+    from email.utils import format_datetime
+    epoch = changelog_epoch(top) + 1
+    copy_tree(tree, epoch, top)
+    maintainer = projectinfo.maintainer(top)
+    date = format_datetime(datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc))
+    control = tree / "debian" / "control"
+    lines = [f"Maintainer: {maintainer}" if line.startswith("Maintainer:") else line
+             for line in control.read_text(encoding="utf-8").split("\n")]
+    control.write_text("\n".join(lines), encoding="utf-8")
+    changelog = tree / "debian" / "changelog"
+    source = changelog.read_text(encoding="utf-8").split(" ", 1)[0]
+    changelog.write_text(suite_entry(source, projectinfo.package_version(suite, top), suite,
+                                     maintainer, date)
+                         + changelog.read_text(encoding="utf-8"), encoding="utf-8")
+    for path in (control, changelog):
+        os.utime(path, (epoch, epoch))
+    return epoch
+
+
+def changelog_epoch(top=TOP):
+    """SOURCE_DATE_EPOCH as dpkg-buildpackage will set it: the top changelog entry's date."""
+    from email.utils import parsedate_to_datetime
+    return int(parsedate_to_datetime(projectinfo.changelog_top(top)[1]).timestamp())
+
+
+# --- running in an unpacked root -------------------------------------------------------------
+
+_SETUP = r"""
+set -e
+lower=$1 upper=$2 work=$3 r=$4; shift 4
+mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$r"
+mount -t proc -o nosuid,nodev,noexec proc "$r/proc"
+mount -t tmpfs -o mode=0755,nosuid tmpfs "$r/dev"
+for d in null zero full random urandom tty; do : > "$r/dev/$d"; mount --bind "/dev/$d" "$r/dev/$d"; done
+mkdir "$r/dev/shm" "$r/dev/pts"
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$r/dev/shm"
+ln -s /proc/self/fd "$r/dev/fd"
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$r/run"
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$r/tmp"
+exec chroot "$r" "$@"
+"""
+
+
+class BuildRoot:
+    """A writable view of a cached root: an overlay whose upper layer is build/<name>/upper.
+
+    `path` is that upper layer: what the host writes there (the tree to build) appears in
+    the root, and what the build writes lands there (the packages). close() removes it.
+    """
+
+    def __init__(self, lower, name, prog):
+        self.prog = prog
+        self.lower = pathlib.Path(lower)
+        self.top = TOP / "build" / name
+        shutil.rmtree(self.top, ignore_errors=True)
+        self.path = self.top / "upper"
+        for d in (self.path / "etc", self.top / "work", self.top / "root"):
+            d.mkdir(parents=True)
+        # pip fetches the hash-pinned sources from PyPI: the root needs the host's resolver
+        # and trusts the CAs the host trusts (a network may intercept TLS with its own CA;
+        # the root only has Debian's bundle). Neither reaches the packages.
+        shutil.copyfile("/etc/resolv.conf", self.path / "etc" / "resolv.conf")
+        self.env = {}
+        if HOST_CA_BUNDLE.is_file():
+            (self.path / ROOT_CA_BUNDLE.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(HOST_CA_BUNDLE, self.path / ROOT_CA_BUNDLE.lstrip("/"))
+            self.env["PIP_CERT"] = ROOT_CA_BUNDLE
+
+    def argv(self, command, env=None):
+        """The host command that runs COMMAND (sh) in the root, as root, umask 022."""
+        inner = dict(ROOT_ENV, **self.env, **(env or {}))
+        return ["unshare", "--fork", "--pid", "--mount", "--uts", "--ipc",
+                "/bin/sh", "-c", _SETUP, "setup",
+                *(str(p) for p in (self.lower, self.path, self.top / "work", self.top / "root")),
+                "/usr/bin/env", "-i", *(f"{k}={v}" for k, v in inner.items()),
+                "/bin/sh", "-c", "umask 022; " + command]
+
+    def out(self, command, env=None):
+        """Run COMMAND in the root; the CompletedProcess, stdout and stderr captured (text)."""
+        return subprocess.run(self.argv(command, env), env=HOST_ENV, capture_output=True,
+                              text=True, stdin=subprocess.DEVNULL)
+
+    def run(self, command, log, env=None):
+        """Run COMMAND in the root with its output to LOG; True when it passed."""
+        with open(log, "w") as out:
+            proc = subprocess.run(self.argv(command, env), env=HOST_ENV, stdout=out,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return proc.returncode == 0
+
+    def must(self, command, log, what, env=None):
+        if not self.run(command, log, env):
+            sys.stderr.write("".join(open(log, errors="replace").readlines()[-60:]))
+            die(self.prog, f"{what} failed; full log in {os.path.relpath(log, TOP)}")
+
+    def close(self):
+        shutil.rmtree(self.top, ignore_errors=True)
+
+
+def q(s):
+    return shlex.quote(str(s))
