@@ -83,7 +83,10 @@ def test_dist_upgrade_moves_to_the_new_suites_build_and_keeps_the_app(host, upgr
     assert upgrade_run.returncode == 0, output[-4000:]
     assert (f"Unpacking uwsgi-emperor ({package_version(new)}) over ({package_version(old)})"
             in upgrade_run.stdout)
-    assert "dpkg: warning" not in output
+    # Debian's own packages may warn while they move (iproute2's old directories do); none
+    # of the warnings may be about this package's files.
+    assert [line for line in output.splitlines()
+            if line.startswith("dpkg: warning") and "uwsgi" in line] == []
 
     assert version(m) == package_version(new)
     assert m.out("cat /etc/debian_version").split(".")[0] == suite_info(new).debian

@@ -42,7 +42,8 @@ def piuparts(suite, deb_path, tmp_path_factory):
         capture_output=True, text=True, timeout=900,
         env=dict(roots.ENV, TMPDIR="/tmp"))
     text = log.read_text()
-    kept = LOG_DIR / suite / "test_lifecycle"
+    # Beside the group's log copies (which replace their directory when the group fails).
+    kept = LOG_DIR / suite
     kept.mkdir(parents=True, exist_ok=True)
     shutil.copy(log, kept / "piuparts.log")  # worth reading even when it passes
     return proc.returncode, text
