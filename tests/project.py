@@ -9,7 +9,9 @@ of each suite's archive), with the host's suite as the default.
 import os
 
 from testbed import suites as _suites
-from testbed.suites import REPO as ROOT, SUITES, host_suite, projectinfo, suite  # noqa: F401
+from testbed.suites import REPO as ROOT, host_suite, projectinfo, suite  # noqa: F401
+
+SUITES = list(_suites.SUITES)
 
 SUITES_ENV = "UWSGI_EMPEROR_SUITES"
 
