@@ -24,7 +24,7 @@ DEB_INPUTS := $(shell find debian src etc -type f ! -path '*/__pycache__/*' ! -n
 
 PYTEST := $(PYTHON) -m pytest -p no:cacheprovider
 
-.PHONY: all deb debs lint test test-unit test-system test-deps bench repo helper-deb repro bump clean
+.PHONY: all deb debs lint test test-unit test-system test-deps test-debs bench repo helper-deb repro bump clean
 
 all: deb
 
@@ -45,22 +45,31 @@ test-deps:
 lint: $(DEB)
 	scripts/lint-deb $(SUITE) $(DEB) $(subst uwsgi-emperor_,uwsgi-emperor-dbgsym_,$(DEB))
 
-# Everything: unit tests, checks on the built .debs and the system tests on clean roots.
-test: $(DEB) $(HELPER_DEB) test-deps
-	$(PYTEST) tests
+# The suites the tests run for: `make test SUITE=trixie` narrows to one (default: every suite
+# in scripts/suites.tsv). pytest reads them from $$UWSGI_EMPEROR_SUITES.
+TEST_SUITES := $(if $(filter command line environment,$(origin SUITE)),$(SUITE),$(SUITES))
+# Each tested suite's .deb and helper .deb, built first (make deb/helper-deb SUITE=...).
+test-debs:
+	for s in $(TEST_SUITES); do $(MAKE) deb helper-deb SUITE=$$s || exit 1; done
+
+# Everything: unit tests once, checks on every suite's .debs and the system tests on clean
+# roots of every suite (`make test SUITE=trixie`: one suite).
+test: test-debs test-deps
+	UWSGI_EMPEROR_SUITES="$(TEST_SUITES)" $(PYTEST) tests
 
 # Quick loop while developing: tests/unit without the .deb and without clean roots. The
 # tests that run the packaged uwsgi are marked needs_uwsgi and run in `make test`.
 test-unit: test-deps
 	$(PYTEST) -m "not needs_uwsgi" tests/unit
 
-test-system: $(DEB) $(HELPER_DEB) test-deps
-	$(PYTEST) -m system tests
+test-system: test-debs test-deps
+	UWSGI_EMPEROR_SUITES="$(TEST_SUITES)" $(PYTEST) -m system tests
 
-# The internal apt mirror: everything in dist/ published with reprepro, signed.
+# The internal apt mirror: every suite's packages (dist/SUITE/) published with reprepro into
+# one repository (dists/bookworm, dists/trixie), signed with one key.
 REPO_DIR ?= dist/repo
 REPO_KEY ?=
-repo: $(DEB)
+repo: debs
 	REPO_DIR="$(REPO_DIR)" REPO_KEY="$(REPO_KEY)" scripts/publish-repo
 
 # python3-uwsgi-ensite, the helpers alone (stdeb), for hosts on Debian's own uwsgi.
@@ -85,8 +94,9 @@ bump:
 	@echo "make bump: now $$($(INFO) version); each suite's build adds its suffix:" \
 	  $$(for s in $(SUITES); do $(INFO) package-version $$s; done)
 
+# `make bench SUITE=trixie`: that suite's build against its Debian uWSGI (default: the host's).
 bench: $(DEB)
-	scripts/bench
+	SUITE=$(SUITE) scripts/bench
 
 clean:
 	rm -rf build dist .cache

@@ -1,17 +1,43 @@
-"""Fixtures shared by every test suite: the built .deb and the uwsgi binary inside it."""
+"""Fixtures shared by every test suite: the suite under test, its built .deb and the uwsgi
+binary inside it.
+
+A test that takes `suite` (or a fixture that does, like deb_path) runs once per suite of
+project.selected_suites() ($UWSGI_EMPEROR_SUITES, default every suite in scripts/suites.tsv).
+"""
 
 import os
 import subprocess
 
 import pytest
 
-from project import deb_file
+from project import deb_file, host_suite, selected_suites
+
+
+def pytest_collection_modifyitems(items):
+    # The suite of each test travels with its reports (the per-suite summary of tests/system).
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec and "suite" in callspec.params:
+            item.user_properties.append(("suite", callspec.params["suite"]))
+
+
+@pytest.fixture(scope="session", params=selected_suites())
+def suite(request):
+    """The suite under test (a session parameter: pytest groups each suite's tests)."""
+    return request.param
 
 
 @pytest.fixture(scope="session")
-def deb_path():
-    path = deb_file()
-    assert path.is_file(), f"{path} is missing: run `make deb` first"
+def deb_path(suite):
+    path = deb_file(suite)
+    assert path.is_file(), f"{path} is missing: run `make deb SUITE={suite}` first"
+    return path
+
+
+@pytest.fixture(scope="session")
+def dbgsym_path(suite):
+    path = deb_file(suite, "uwsgi-emperor-dbgsym")
+    assert path.is_file(), f"{path} is missing: run `make deb SUITE={suite}` first"
     return path
 
 
@@ -35,7 +61,7 @@ def packaged_uwsgi_bin(tmp_path_factory):
         binary = os.environ["UWSGI_BIN"]
         assert os.access(binary, os.X_OK), f"UWSGI_BIN={binary} is not an executable file"
         return binary
-    path = deb_file()
+    path = deb_file(host_suite())
     assert path.is_file(), f"{path} is missing: run `make deb` first (tests marked needs_uwsgi use its uwsgi)"
     root = tmp_path_factory.mktemp("uwsgi-bin")
     subprocess.run(["dpkg-deb", "-x", str(path), str(root)], check=True)

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+from testbed.suites import SUITES, deb_file, host_suite
+
 from . import compare, config, fig_ensite, fig_package, fig_scale, fig_throughput, fig_zerg
 from . import machine, plots, report, systems
 from .log import say
@@ -18,40 +20,49 @@ from .log import say
 GROUPS = ("throughput", "ensite", "zerg", "scale", "package")
 
 
-def package_deb():
+def bench_suite():
+    """The suite to measure: $SUITE (`make bench SUITE=trixie`), else the host's."""
+    suite = os.environ.get("SUITE") or host_suite()
+    if suite not in SUITES:
+        raise SystemExit(f"bench: SUITE={suite!r}: one of {', '.join(SUITES)}")
+    return suite
+
+
+def package_deb(suite):
     if os.environ.get("BENCH_DEB"):
         return pathlib.Path(os.environ["BENCH_DEB"])
-    version = subprocess.run(["dpkg-parsechangelog", "-SVersion"], cwd=config.REPO, check=True,
-                             capture_output=True, text=True).stdout.strip()
-    deb = config.REPO / "dist" / f"uwsgi-emperor_{version}_amd64.deb"
+    deb = deb_file(suite)
     if not deb.is_file():
-        raise SystemExit(f"bench: {deb.relative_to(config.REPO)} is missing: run `make deb` first")
+        raise SystemExit(f"bench: {deb.relative_to(config.REPO)} is missing: "
+                         f"run `make deb SUITE={suite}` first")
     return deb
 
 
 def main():
     scale = config.scale()
     only = [g for g in os.environ.get("BENCH_ONLY", ",".join(GROUPS)).split(",") if g]
-    out = config.out_dir(scale)
+    suite = bench_suite()
+    out = config.out_dir(scale, suite)
     out.mkdir(parents=True, exist_ok=True)
-    deb = package_deb()
+    deb = package_deb(suite)
     started = time.monotonic()
     results = {
         "bench_scale": scale.name,
+        "suite": suite,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=config.REPO,
                                  capture_output=True, text=True).stdout.strip(),
         "machine": machine.describe(),
         "settings": {k: v for k, v in vars(scale).items()},
     }
-    say(f"scale {scale.name}; load average before the run: {results['machine']['loadavg_before']}")
+    say(f"suite {suite}; scale {scale.name}; load average before the run: {results['machine']['loadavg_before']}")
     partial = out / "results.partial.json"
 
     def save_partial():
         partial.write_text(json.dumps(results, indent=1) + "\n")
 
-    build_times = fig_package.make_deb_times() if scale.build and "package" in only else None
-    sides, tmp = systems.setup(deb)
+    build_times = fig_package.make_deb_times(suite) if scale.build and "package" in only else None
+    sides, tmp = systems.setup(deb, suite)
     try:
         results["versions"] = systems.versions(sides)
         say("versions:", results["versions"])
@@ -77,7 +88,7 @@ def main():
     path.write_text(json.dumps(results, indent=1) + "\n")
     partial.unlink(missing_ok=True)
     pngs = plots.render(results, out)
-    md = config.report_path(scale, out)
+    md = config.report_path(scale, out, suite)
     report.write(results, md, out, pngs)
     say(f"done in {results['duration_s']} s: {md}, {path} and {len(pngs)} plots")
     return 0

@@ -42,15 +42,24 @@ def scale():
     return s
 
 
-def out_dir(s):
-    """Where results go: bench/ for a full run, build/bench-tiny/ for the smoke test."""
-    default = REPO / ("bench" if s.name == "full" else "build/bench-tiny")
+# The suite whose full run is the published one (bench/, BENCHMARKS.md); other suites' full
+# runs go to bench/SUITE/.
+PUBLISHED_SUITE = "bookworm"
+
+
+def out_dir(s, suite):
+    """Where results go: bench/ (bench/SUITE/) for a full run, build/bench-tiny/SUITE/ for the
+    smoke test."""
+    if s.name != "full":
+        default = REPO / "build/bench-tiny" / suite
+    else:
+        default = REPO / "bench" / ("" if suite == PUBLISHED_SUITE else suite)
     return pathlib.Path(os.environ.get("BENCH_OUT", default))
 
 
-def report_path(s, out):
-    return REPO / "BENCHMARKS.md" if s.name == "full" and "BENCH_OUT" not in os.environ \
-        else out / "BENCHMARKS.md"
+def report_path(s, out, suite):
+    published = s.name == "full" and "BENCH_OUT" not in os.environ and suite == PUBLISHED_SUITE
+    return REPO / "BENCHMARKS.md" if published else out / "BENCHMARKS.md"
 
 
 def work_dir():

@@ -1,7 +1,7 @@
 """Figure 2: time from enabling an app to its first HTTP 200 through nginx (median of N).
 
 Three configurations: this package as installed (emperor-freq 1), this package with Debian's
-default scan (EMPEROR_OPTS="--emperor-freq 3"), and Debian's 2.0.21 emperor (scan 3 s), where
+default scan (EMPEROR_OPTS="--emperor-freq 3"), and Debian's emperor (scan 3 s), where
 "enabling" is the admin's symlink into /etc/uwsgi-emperor/vassals/. Each trial enables a new
 app (no stop in between) after a random pause of up to one scan period, so the moment of
 enabling falls anywhere in the emperor's scan cycle, as it does for an admin.

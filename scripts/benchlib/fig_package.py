@@ -24,8 +24,8 @@ from .stats import median
 ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "HOME": os.environ.get("HOME", "/root")}
 
 
-def make_deb_times():
-    """(cold seconds, nothing-changed seconds) of `make deb` in a fresh clone of HEAD."""
+def make_deb_times(suite):
+    """(cold seconds, nothing-changed seconds) of `make deb SUITE=SUITE` in a fresh clone of HEAD."""
     base = work_dir()
     base.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="clone-", dir=base))
@@ -35,7 +35,7 @@ def make_deb_times():
         for what in ("cold", "nothing changed"):
             say(f"figure 5: make deb ({what}) in a clone of HEAD")
             start = time.monotonic()
-            subprocess.run(["make", "deb"], cwd=tmp / "src", check=True, env=ENV,
+            subprocess.run(["make", "deb", f"SUITE={suite}"], cwd=tmp / "src", check=True, env=ENV,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             times.append(round(time.monotonic() - start, 2))
             say(f"figure 5: make deb ({what}): {times[-1]} s")

@@ -5,7 +5,7 @@ The slow app (50 ms a request), 1 process, made by `uwsgi-newapp`, once plain an
 from the in-root Python client (it records every request's time and latency, which wrk
 cannot), while the number of zerg instances is sampled every 0.2 s. Afterwards the zergs
 exit after the template's `idle` (the scale sets it) and the time to shrink back is taken.
-Debian's 2.0.21 and gunicorn have no packaged equivalent: n/a.
+Debian's uWSGI and gunicorn have no packaged equivalent: n/a.
 """
 
 

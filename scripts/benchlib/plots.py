@@ -5,7 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-LABELS = {"ours": "this package (uWSGI 2.0.31)", "debian": "Debian's uWSGI 2.0.21",
+LABELS = {"ours": "this package (uWSGI 2.0.31)", "debian": "Debian's uWSGI",
           "gunicorn": "gunicorn (sync)", "ceiling": "nginx return 200 (ceiling)",
           "ours_log_master": "this package with the log master (touch-logreopen)"}
 STYLE = {"ours": "o-", "debian": "s-", "gunicorn": "^-", "ceiling": "k--", "ours_log_master": "o:"}

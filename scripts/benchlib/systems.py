@@ -1,13 +1,13 @@
-"""The two clean Debian 12 roots of the benchmark and what serves in them.
+"""The two clean Debian roots of the benchmark (of one suite) and what serves in them.
 
-- "ours": this project's .deb installed with apt; apps enabled with uwsgi-ensite.
-- "debian": Debian's own `uwsgi-emperor uwsgi-plugin-python3` (2.0.21) from the archive, its
-  emperor as packaged (/etc/uwsgi-emperor, runs as www-data, scans every 3 s), started with the
-  command line of its systemd unit (what a bookworm host runs); gunicorn
+- "ours": this project's .deb for the suite installed with apt; apps enabled with uwsgi-ensite.
+- "debian": Debian's own `uwsgi-emperor uwsgi-plugin-python3` from the suite's archive (2.0.21
+  in bookworm, 2.0.28 in trixie), its emperor as packaged (/etc/uwsgi-emperor, runs as
+  www-data, scans every 3 s), started with the command line of its systemd unit; gunicorn
   (Debian's python3-gunicorn, sync workers) runs in this root too.
 Both roots run the same nginx with the same server blocks (files/nginx-bench.conf), the same
 apps (files/benchapp.py) with 2 processes each, and wrk, all in their own network namespace
-(only `lo`). The roots come from tests/system/roots.py.
+(only `lo`). Roots, downloads and installs are the testbed's (testbed/).
 """
 
 import json
@@ -16,8 +16,7 @@ import shlex
 import shutil
 import tempfile
 
-import roots
-import stack
+from testbed import roots, stack
 
 from .config import work_dir
 from .log import say
@@ -162,7 +161,6 @@ def _stage_common(root):
     for old in enabled.iterdir():
         old.unlink()
     (enabled / "bench").symlink_to("../sites-available/bench")
-    stack.allow_service_starts(root)
 
 
 def _time_install(side, command):
@@ -170,29 +168,30 @@ def _time_install(side, command):
     return result["seconds"][0]
 
 
-def setup(deb):
-    """Both roots unpacked, packages installed (timed), nginx and the apps serving.
+def setup(deb, suite):
+    """Both roots of SUITE unpacked, packages installed (timed), nginx and the apps serving.
     Returns {"ours": Side, "debian": Side}."""
-    tar = roots.tarball(include=INCLUDE)
     base = work_dir()
     base.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="roots-", dir=base))
     sides = {}
     for name in ("ours", "debian"):
-        say(f"unpacking the {name} root")
-        root = roots.Root.unpack(tar, tmp / name)
+        say(f"unpacking the {name} root ({suite})")
+        root = roots.Root.fresh(suite, tmp / name, include=INCLUDE)
         _stage_common(root)
         sides[name] = Side(name, root)
-    deb_inside = stack.stage_deb(sides["ours"].root, deb)
-    for name, what in (("ours", deb_inside), ("debian", DEBIAN_PACKAGES)):
-        say(f"{name}: downloading what `apt-get install {what}` needs")
-        with sides[name].root.online() as online:
-            online.run(f"apt-get install -y -qq --download-only {what}", timeout=900)
+    say(f"ours: downloading what `apt-get install {deb.name}` needs")
+    ours_what = stack.prepare(sides["ours"].root, deb)
+    # Debian's emperor runs the way its systemd unit runs it (started below): the postinst
+    # must not start it through the sysv script meanwhile.
+    say(f"debian: downloading what `apt-get install {DEBIAN_PACKAGES}` needs")
+    debian_what = stack.prepare(sides["debian"].root, packages=DEBIAN_PACKAGES.split(),
+                                services=False)
 
     ours = sides["ours"]
     ours.machine = ours.root.machine(net=True)
     say("ours: apt-get install (offline, timed)")
-    ours.install_seconds = _time_install(ours, f"apt-get install -y -q {deb_inside}")
+    ours.install_seconds = _time_install(ours, f"apt-get install -y -q {ours_what}")
     for app in ("hello", "slow"):
         ours.app_ini(app, app)
     ours.run("/etc/init.d/nginx start && uwsgi-ensite -q --wait=30 hello slow")
@@ -201,12 +200,10 @@ def setup(deb):
     deb.machine = deb.root.machine(net=True)
     # What systemd's RuntimeDirectory=uwsgi would give Debian's emperor; its vassals run as
     # www-data (the emperor's uid) and need to write their sockets and logs.
-    # Its emperor runs the way uwsgi-emperor.service runs it (RuntimeDirectory=uwsgi, mode 0775,
-    # Group=www-data): the postinst must not start it through the sysv script meanwhile.
     deb.run("mkdir -p /run/uwsgi /var/log/uwsgi && chown root:www-data /run/uwsgi && chmod 0775 /run/uwsgi"
-            " && chown www-data: /var/log/uwsgi && printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d")
+            " && chown www-data: /var/log/uwsgi")
     say("debian: apt-get install (offline, timed)")
-    deb.install_seconds = _time_install(deb, f"apt-get install -y -q {DEBIAN_PACKAGES}")
+    deb.install_seconds = _time_install(deb, f"apt-get install -y -q {debian_what}")
     deb.run("chown www-data: /var/log/uwsgi && mkdir -p /etc/uwsgi-emperor/available")
     deb.start_emperor()
     for app in ("hello", "slow"):
@@ -229,8 +226,7 @@ def teardown(sides, tmp):
     for side in sides.values():
         side.stop()
     for side in sides.values():
-        side.root.stop_all()
-        side.root.remove()
+        side.root.discard()
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -1,6 +1,5 @@
-"""Per-suite fixtures for the checks on the built packages: every test that takes `suite`
-(directly or through deb_path/unpacked_deb) runs once per suite of this run
-($UWSGI_EMPEROR_SUITES, default all of scripts/suites.tsv).
+"""Fixtures for the checks on the built packages (suite, deb_path, dbgsym_path and
+unpacked_deb, once per suite of this run, are tests/conftest.py's).
 
 A package's binaries run where they were built for: suite_root is that suite's build root
 (scripts/buildroot.py, made by `make deb`) with the package unpacked under /pkg, so the
@@ -12,37 +11,10 @@ import sys
 
 import pytest
 
-from project import ROOT, deb_file, selected_suites
+from project import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import buildroot  # noqa: E402
-
-
-@pytest.fixture(scope="session", params=selected_suites())
-def suite(request):
-    return request.param
-
-
-@pytest.fixture(scope="session")
-def deb_path(suite):
-    path = deb_file(suite)
-    assert path.is_file(), f"{path} is missing: run `make deb SUITE={suite}` first"
-    return path
-
-
-@pytest.fixture(scope="session")
-def dbgsym_path(suite):
-    path = deb_file(suite, "uwsgi-emperor-dbgsym")
-    assert path.is_file(), f"{path} is missing: run `make deb SUITE={suite}` first"
-    return path
-
-
-@pytest.fixture(scope="session")
-def unpacked_deb(deb_path, tmp_path_factory):
-    """The data of the built .deb, unpacked as it lands on a system (paths under the root)."""
-    root = tmp_path_factory.mktemp("deb-root")
-    subprocess.run(["dpkg-deb", "-x", str(deb_path), str(root)], check=True)
-    return root
 
 
 @pytest.fixture(scope="session")

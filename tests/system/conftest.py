@@ -1,45 +1,56 @@
-"""Fixtures of the system tests (marker `system`): a fresh Debian 12 root per test group.
+"""Fixtures of the system tests (marker `system`): a fresh root of each suite per test group.
 
-Each test module is one group. It gets its own unpacked root (module scope), the package
-installed there with apt, and a summary line (group, result, seconds) at the end of the run.
-When a group fails, the root's /var/log/uwsgi and /var/log/nginx are copied under
-build/system-test-logs/GROUP/ and the path is printed.
+Each test module is one group, run once per selected suite (project.selected_suites()). It
+gets its own unpacked root of that suite (module scope), the suite's package installed there
+with apt, and a summary line (suite, group, result, seconds) at the end of the run. When a
+group fails, the root's /var/log/uwsgi and /var/log/nginx are copied under
+build/system-test-logs/SUITE/GROUP/ and the path is printed.
+Roots, machines and installs are the testbed's (testbed/).
 """
 
 import collections
 import json
 import shutil
-import time
 
 import pytest
 
-import roots
 import stack
 from project import ROOT
+from testbed import roots
 
 LOG_DIR = ROOT / "build" / "system-test-logs"
 METRICS = ROOT / "build" / "system-test-metrics.json"
 
-_groups = collections.OrderedDict()  # module name -> {"outcomes": Counter, "seconds": float}
-_log_copies = {}                      # module name -> path of the copied logs
-_metrics = collections.OrderedDict()  # "group: what" -> value
+_groups = collections.OrderedDict()  # (suite, module) -> {"outcomes": Counter, "seconds": float}
+_log_copies = {}                      # (suite, module) -> path of the copied logs
+_metrics = collections.OrderedDict()  # "suite: group: what" -> value
 
 
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     # Every test in this directory boots roots: mark them all, whatever the module says.
     for item in items:
         if "tests/system/" in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.system)
+    # A test across two suites (param `upgrade`) does not exist when one suite is selected.
+    alone = [item for item in items
+             if getattr(item, "callspec", None) and item.callspec.params.get("upgrade", 0) is None]
+    if alone:
+        config.hook.pytest_deselected(items=alone)
+        items[:] = [item for item in items if item not in alone]
 
 
 def _group(nodeid):
     return nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
 
 
+def _suite(report):
+    return dict(report.user_properties).get("suite", "-")
+
+
 def pytest_runtest_logreport(report):
     if "tests/system/" not in report.nodeid:
         return
-    group = _groups.setdefault(_group(report.nodeid),
+    group = _groups.setdefault((_suite(report), _group(report.nodeid)),
                                {"outcomes": collections.Counter(), "seconds": 0.0})
     group["seconds"] += report.duration
     if report.when == "call" or report.outcome != "passed":
@@ -52,14 +63,20 @@ def pytest_terminal_summary(terminalreporter):
     if not _groups:
         return
     tr = terminalreporter
-    tr.section("system test groups")
-    tr.write_line(f"{'group':<28} {'result':<28} {'seconds':>8}")
-    for name, group in _groups.items():
-        outcomes = group["outcomes"]
-        result = "FAILED" if outcomes["failed"] or outcomes["error"] else (
-            "skipped" if not outcomes["passed"] else "passed")
-        counts = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items()))
-        tr.write_line(f"{name:<28} {result + ' (' + counts + ')':<28} {group['seconds']:>8.1f}")
+    for suite in dict.fromkeys(s for s, _ in _groups):
+        tr.section(f"system test groups: {suite}")
+        tr.write_line(f"{'group':<28} {'result':<28} {'seconds':>8}")
+        total = 0.0
+        for (s, name), group in _groups.items():
+            if s != suite:
+                continue
+            outcomes = group["outcomes"]
+            result = "FAILED" if outcomes["failed"] or outcomes["error"] else (
+                "skipped" if not outcomes["passed"] else "passed")
+            counts = ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items()))
+            tr.write_line(f"{name:<28} {result + ' (' + counts + ')':<28} {group['seconds']:>8.1f}")
+            total += group["seconds"]
+        tr.write_line(f"{'total':<57} {total:>8.1f}")
     if _metrics:
         tr.write_line("")
         for key, value in _metrics.items():
@@ -67,8 +84,8 @@ def pytest_terminal_summary(terminalreporter):
         METRICS.parent.mkdir(parents=True, exist_ok=True)
         METRICS.write_text(json.dumps(_metrics, indent=1) + "\n")
         tr.write_line(f"  (also in {METRICS})")
-    for name, path in _log_copies.items():
-        tr.write_line(f"logs of the failed group {name}: {path}")
+    for (suite, name), path in _log_copies.items():
+        tr.write_line(f"logs of the failed group {name} ({suite}): {path}")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -76,16 +93,18 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.failed:
-        item.module.__dict__.setdefault("_system_failed", True)
+        failed = item.module.__dict__.setdefault("_system_failed", set())
+        failed.add(_suite(report))
 
 
 @pytest.fixture
 def record(request):
     """record(what, value): a number the group measured (printed in the summary, not asserted)."""
     group = _group(request.node.nodeid)
+    suite = dict(request.node.user_properties).get("suite", "-")
 
     def record(what, value):
-        _metrics[f"{group}: {what}"] = value
+        _metrics[f"{suite}: {group}: {what}"] = value
     return record
 
 
@@ -98,13 +117,8 @@ def nothing_left_behind(tmp_path_factory):
     assert (mounts, pids) == ([], []), f"left behind: mounts {mounts}, processes {pids}"
 
 
-@pytest.fixture(scope="session")
-def root_tarball():
-    return roots.tarball()
-
-
-def _copy_logs(root, group):
-    dest = LOG_DIR / group
+def _copy_logs(root, suite, group):
+    dest = LOG_DIR / suite / group
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -114,23 +128,21 @@ def _copy_logs(root, group):
             shutil.copytree(src, dest / inside.replace("/", "_"), symlinks=True)
         elif src.exists():
             shutil.copy(src, dest / inside.replace("/", "_"))
-    _log_copies[group] = dest
+    _log_copies[(suite, group)] = dest
     return dest
 
 
 @pytest.fixture(scope="module")
-def clean_root(request, root_tarball, tmp_path_factory):
-    """A fresh unpacked root for this group. Afterwards: everything inside killed, no mount
-    or process left (checked), logs copied when the group failed, the tree removed."""
+def clean_root(request, suite, tmp_path_factory):
+    """A fresh unpacked root of SUITE for this group. Afterwards: everything inside killed, no
+    mount or process left (checked), logs copied when the group failed, the tree removed."""
     group = request.module.__name__
-    root = roots.Root.unpack(root_tarball, tmp_path_factory.mktemp(group) / "root")
+    root = roots.Root.fresh(suite, tmp_path_factory.mktemp(f"{suite}-{group}") / "root")
     yield root
     root.stop_all()
-    if request.module.__dict__.get("_system_failed"):
-        print(f"\nlogs of {group}: {_copy_logs(root, group)}")
-    mounts, pids = root.leftovers()
-    assert (mounts, pids) == ([], []), f"left behind by {group}: mounts {mounts}, processes {pids}"
-    root.remove()
+    if suite in request.module.__dict__.get("_system_failed", ()):
+        print(f"\nlogs of {group} ({suite}): {_copy_logs(root, suite, group)}")
+    root.discard()
 
 
 @pytest.fixture(scope="module")

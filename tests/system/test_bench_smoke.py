@@ -1,5 +1,6 @@
-"""`make bench` end to end at tiny sizes: the harness runs and its JSON has every figure group
-with numbers in it. No thresholds: benchmarks are not tests (the figures are in BENCHMARKS.md)."""
+"""`make bench SUITE=...` end to end at tiny sizes, per suite: the harness runs against that
+suite's build and Debian's uWSGI of that suite, and its JSON has every figure group with
+numbers in it. No thresholds: benchmarks are not tests (the figures are in BENCHMARKS.md)."""
 
 import json
 import numbers
@@ -8,7 +9,7 @@ import subprocess
 
 import pytest
 
-from project import ROOT
+from project import ROOT, suite as suite_info
 
 pytestmark = pytest.mark.system
 
@@ -25,13 +26,17 @@ def numbers_in(value):
     return []
 
 
-def test_bench_runs_end_to_end_at_tiny_size(tmp_path):
-    env = dict(os.environ, BENCH_SCALE="tiny", BENCH_OUT=str(tmp_path),
+def test_bench_runs_end_to_end_at_tiny_size(suite, deb_path, tmp_path):
+    env = dict(os.environ, BENCH_SCALE="tiny", BENCH_OUT=str(tmp_path), SUITE=suite,
                PATH="/usr/sbin:/usr/bin:/sbin:/bin")
+    env.pop("PYTHONPATH", None)  # scripts/bench finds benchlib and the testbed itself
     proc = subprocess.run([str(ROOT / "scripts/bench")], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     results = json.loads((tmp_path / "results.json").read_text())
+    assert results["suite"] == suite
+    assert results["versions"]["debian"] == suite_info(suite).debian_uwsgi
+    assert results["versions"]["python"].startswith(suite_info(suite).python.removeprefix("python") + ".")
     for group in ("throughput", "ensite", "zerg", "scale", "package"):
         assert numbers_in(results.get(group)), f"no figures in group {group}"
     for app in ("hello", "slow"):

@@ -1,49 +1,46 @@
-"""python3-uwsgi-ensite (`make helper-deb`) on a clean Debian 12 root running Debian's uwsgi.
+"""python3-uwsgi-ensite (`make helper-deb`) on a clean root running Debian's uwsgi, per suite.
 
-Debian's `uwsgi` and `uwsgi-plugin-python3` come from the archive; the helper package is
-installed with apt from dist/. Its uwsgi-ensite must check inis with Debian's /usr/bin/uwsgi
-(there is no /opt/venvs/uwsgi-emperor here) and enable an app that Debian's init script
-then serves on /run/uwsgi/app/NAME/socket.
+Debian's `uwsgi` and `uwsgi-plugin-python3` come from the suite's archive (2.0.21 in
+bookworm, 2.0.28 in trixie); the helper package is installed with apt from dist/. Its
+uwsgi-ensite must check inis with Debian's /usr/bin/uwsgi (there is no
+/opt/venvs/uwsgi-emperor here) and enable an app that Debian's init script then serves on
+/run/uwsgi/app/NAME/socket.
 """
 
 import pytest
 
 import uwsgi_request
 from helper_deb import helper_deb_file, helper_version
+from project import suite as suite_info
+from testbed import stack
 
 pytestmark = pytest.mark.system
 
-APP = """\
-def application(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [b"hello from Debian's uwsgi"]
-"""
+APP = uwsgi_request.plain_app("hello from Debian's uwsgi")
 
 
 @pytest.fixture(scope="module")
-def debian_uwsgi_host(clean_root):
-    deb = helper_deb_file()
-    assert deb.is_file(), f"{deb} is missing: run `make helper-deb` first"
-    dist = clean_root.path / "mnt/dist"
-    dist.mkdir(parents=True)
-    (dist / deb.name).write_bytes(deb.read_bytes())
-    policy = clean_root.path / "usr/sbin/policy-rc.d"
-    policy.write_text("#!/bin/sh\nexit 0\n")  # let maintainer scripts start services
-    policy.chmod(0o755)
-    with clean_root.online() as m:
-        m.run("apt-get install -y -q uwsgi uwsgi-plugin-python3", timeout=600)
-        m.install = m.run(f"apt-get install -y -q /mnt/dist/{deb.name}", timeout=600)
-    # Services run in a machine of their own network namespace (only lo).
-    return clean_root.machine(net=True)
+def debian_uwsgi_host(suite, clean_root):
+    deb = helper_deb_file(suite)
+    assert deb.is_file(), f"{deb} is missing: run `make helper-deb SUITE={suite}` first"
+    helper = stack.stage_deb(clean_root, deb)
+    stack.prepare(clean_root, packages=("uwsgi", "uwsgi-plugin-python3", helper))
+    # Installed offline and served in a machine of its own network namespace (only lo).
+    m = clean_root.machine(net=True)
+    for what in ("uwsgi uwsgi-plugin-python3", helper):
+        proc = stack.install(m, what)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return m
 
 
-def test_installs_beside_debians_uwsgi(debian_uwsgi_host):
+def test_installs_beside_debians_uwsgi(debian_uwsgi_host, suite):
     m = debian_uwsgi_host
+    facts = suite_info(suite)
     assert m.out("dpkg-query -W -f '${Package} ${db:Status-Status} ${Version}\\n' "
                  "uwsgi uwsgi-plugin-python3 python3-uwsgi-ensite").splitlines() == [
-        f"python3-uwsgi-ensite installed {helper_version()}",
-        "uwsgi installed 2.0.21-5.1",
-        "uwsgi-plugin-python3 installed 2.0.21-5.1",
+        f"python3-uwsgi-ensite installed {helper_version(suite)}",
+        f"uwsgi installed {facts.debian_uwsgi}",
+        f"uwsgi-plugin-python3 installed {facts.debian_python_plugin}",
     ]
     assert m.out("test -e /opt/venvs/uwsgi-emperor || echo no venv") == "no venv"
     for name in ("uwsgi-ensite", "uwsgi-dissite", "uwsgi-query", "uwsgi-newapp"):

@@ -5,6 +5,7 @@ enabled and served through nginx).
 """
 
 import re
+import shlex
 
 import pytest
 
@@ -95,7 +96,7 @@ def complete(machine, line):
         f"{words[0]} '{words[-1]}' {words[-2]}; "
         "printf '%s\\n' \"${COMPREPLY[@]}\""
     )
-    return machine.out(f"bash -c {stack.shlex.quote(script)}").split()
+    return machine.out(f"bash -c {shlex.quote(script)}").split()
 
 
 def test_bash_completion(machine):

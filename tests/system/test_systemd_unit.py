@@ -1,48 +1,35 @@
-"""uwsgi-emperor.service under a real systemd 252, booted with systemd-nspawn.
+"""uwsgi-emperor.service under the suite's real systemd (252, 257), booted with systemd-nspawn.
 
 The postinst must enable and start the unit; reload must reload every vassal gracefully
 (same vassal master, new workers), restart must replace the Emperor, stop must leave no
 uwsgi process, and a removed /run/uwsgi must come back on start.
 """
 
-import shutil
-import subprocess
-import time
+import re
 
 import pytest
 
-import roots
-from nspawn import booted
-from project import ROOT
+from project import suite as suite_info
+from testbed import nspawn, roots, stack
 
 pytestmark = pytest.mark.system
 
-CACHE = ROOT / ".cache"
-# systemd as init; man-db so that systemd-analyze verify can check Documentation=man:.
-ROOT_PACKAGES = ("systemd-sysv", "dbus", "procps", "man-db")
-DEB_IN_ROOT = "/root/uwsgi-emperor.deb"
-
 
 @pytest.fixture(scope="module")
-def machine(deb_path, tmp_path_factory):
-    root = tmp_path_factory.mktemp("systemd") / "root"
-    root.mkdir()
-    subprocess.run(["tar", "-xf", str(roots.tarball(include=ROOT_PACKAGES)), "-C", str(root)], check=True)
-    shutil.copy(deb_path, root / DEB_IN_ROOT.lstrip("/"))
-    # The container has no network: give it the package's dependencies now, from the
-    # archive, and install the package itself inside, under systemd, as dpkg would.
-    depends = subprocess.run(["dpkg-deb", "-f", str(deb_path), "Depends"], check=True,
-                             capture_output=True, text=True).stdout.strip()
-    subprocess.run(
-        ["unshare", "--fork", "--pid", "--mount", f"--mount-proc={root}/proc", "chroot", str(root),
-         "sh", "-c", f"apt-get update -qq && apt-get satisfy -y -qq --no-install-recommends '{depends}'"],
-        check=True, stdout=subprocess.DEVNULL, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                                                     "DEBIAN_FRONTEND": "noninteractive"},
-    )
-    with booted(root, CACHE / "nspawn") as m:
-        install = m.run(f"DEBIAN_FRONTEND=noninteractive dpkg -i {DEB_IN_ROOT}")
-        m.install_output = install.stdout + install.stderr
-        yield m
+def machine(suite, deb_path, tmp_path_factory):
+    """The package installed by apt under the booted systemd of a fresh root of SUITE (no
+    network inside: what apt needs was downloaded before the boot)."""
+    root = roots.Root.fresh(suite, tmp_path_factory.mktemp(f"{suite}-systemd") / "root",
+                            include=nspawn.BOOT_PACKAGES)
+    try:
+        what = stack.prepare(root, deb_path)
+        with nspawn.booted(root) as m:
+            install = stack.install(m, what)
+            m.install_output = install.stdout + install.stderr
+            assert install.returncode == 0, m.install_output
+            yield m
+    finally:
+        root.discard()
 
 
 def emperor_pids(m):
@@ -51,22 +38,23 @@ def emperor_pids(m):
 
 def vassal_pids(m, name):
     """{master pid: [worker pids]} of the vassal NAME, from the process tree."""
-    lines = m.out(f"ps -eo pid=,ppid=,args= | grep '[-]-ini {name}.ini'").splitlines()
-    procs = {int(p.split()[0]): int(p.split()[1]) for p in lines}
-    masters = [pid for pid, ppid in procs.items() if ppid not in procs]
-    return {master: sorted(pid for pid, ppid in procs.items() if ppid == master) for master in masters}
+    procs = stack.vassal_processes(m, name)
+    return {master: stack.workers(procs, master) for master in stack.masters(procs)}
 
 
 def settled_vassal(m, name, workers=2, timeout=10):
     """The vassal's {master: workers} once it has all its workers (the socket accepts
     connections before the workers are forked)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def settled():
+        """the vassal has one master and all its workers"""
         pids = vassal_pids(m, name)
-        if len(pids) == 1 and len(next(iter(pids.values()))) == workers:
-            return pids
-        assert time.monotonic() < deadline, f"vassal {name} has {pids} after {timeout} s"
-        time.sleep(0.2)
+        return pids if len(pids) == 1 and len(next(iter(pids.values()))) == workers else None
+    return stack.wait_for(settled, timeout, interval=0.2)[0]
+
+
+def test_systemd_is_the_suites(machine, suite):
+    assert machine.out("systemctl --version").splitlines()[0].startswith(
+        f"systemd {suite_info(suite).systemd} (")
 
 
 def test_postinst_enables_and_starts_the_unit(machine):
@@ -75,7 +63,9 @@ def test_postinst_enables_and_starts_the_unit(machine):
     assert machine.out("systemctl is-active uwsgi-emperor") == "active"
     main = machine.out("systemctl show -p MainPID --value uwsgi-emperor")
     assert machine.out(f"readlink /proc/{main}/exe") == "/opt/venvs/uwsgi-emperor/bin/uwsgi"
-    # Type=notify: uWSGI itself said it is ready.
+    # Type=notify: uWSGI itself said it is ready. NotifyAccess=main: only the master's
+    # messages count, so the Emperor's own status lines never replace this one.
+    assert machine.out("systemctl show -p Type --value uwsgi-emperor") == "notify"
     assert machine.out("systemctl show -p StatusText --value uwsgi-emperor") == "uWSGI is ready"
     assert machine.out("stat -c '%U:%G %a' /run/uwsgi") == "root:www-data 1775"
 
@@ -101,8 +91,8 @@ def test_reload_is_graceful_per_vassal(machine):
     before = settled_vassal(machine, "app1")
     emperor = emperor_pids(machine)
     machine.run("systemctl reload uwsgi-emperor")
-    machine.run("for i in $(seq 50); do grep -q 'reload the uwsgi instance app1.ini' "
-                "/var/log/uwsgi/emperor.log && break; sleep 0.2; done")
+    stack.wait_for(lambda: "reload the uwsgi instance app1.ini" in machine.out(
+        "cat /var/log/uwsgi/emperor.log"), 10)
     machine.run("uwsgi-ensite --wait=10 app1")
     after = settled_vassal(machine, "app1")
     # Same Emperor, same vassal master (its socket never closed), new workers.
@@ -115,6 +105,7 @@ def test_reload_is_graceful_per_vassal(machine):
 def test_restart_replaces_the_emperor(machine):
     emperor = emperor_pids(machine)
     machine.run("systemctl restart uwsgi-emperor")
+    # restart returns once the new Emperor said it is ready (Type=notify).
     assert emperor_pids(machine) not in (emperor, "0")
     assert "App app1 is up" in machine.out("uwsgi-ensite --wait=10 app1")
 

@@ -12,11 +12,11 @@ everything, even an Emperor on a deleted binary.
 
 import pytest
 
-import debtools
 import stack
 from upgradelib import (DAEMON, EMPEROR_LOG, emperor_master, lower_version, on_deleted_binary,
                         processes, seen_requests, split, vassal, version, wait_for_load,
                         wait_settled)
+from testbed import debtools
 
 APPS = ("app1", "app2")
 INIT = "/etc/init.d/uwsgi-emperor"

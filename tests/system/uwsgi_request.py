@@ -35,6 +35,13 @@ while True:
 """
 
 
+def plain_app(body):
+    """The source of a one-file WSGI app (no venv, any suite's python3) answering BODY."""
+    return ("def application(environ, start_response):\n"
+            "    start_response(\"200 OK\", [(\"Content-Type\", \"text/plain\")])\n"
+            f"    return [{body.encode()!r}]\n")
+
+
 def get(machine, socket_path, wait=30):
     """The raw HTTP response of the app behind SOCKET_PATH, retrying for up to WAIT seconds
     while it starts (a bound on waiting, not a timing assertion)."""

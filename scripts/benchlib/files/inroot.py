@@ -21,6 +21,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, "/usr/local/lib/testbed")  # the testbed's files (testbed.stack.install_files)
+import httpload  # noqa: E402  the one HTTP load client
+
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -147,43 +150,24 @@ def instances(text):
 
 
 def load(args):
-    records, lock = [], threading.Lock()
-    start = time.monotonic()
-    stop_at = start + args.seconds
-
-    def worker():
-        conn = None
-        while time.monotonic() < stop_at:
-            t0 = time.monotonic()
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection("127.0.0.1", 80, timeout=30)
-                status = get(args.host, conn=conn)
-            except (OSError, http.client.HTTPException):
-                status = 0
-                if conn is not None:
-                    conn.close()
-                conn = None
-            t1 = time.monotonic()
-            with lock:
-                records.append((round(t0 - start, 4), round(t1 - t0, 5), status == 200))
-
+    """Closed-loop load through the testbed's client (httpload.run); records, and with --watch
+    the instance count sampled every 0.2 s."""
+    stop_at = time.monotonic() + args.seconds
     samples = []
     stop_watch = threading.Event()
+    started = time.monotonic()
 
     def watch():
         while not stop_watch.is_set():
-            samples.append((round(time.monotonic() - start, 3), instances("--ini " + args.watch)))
+            samples.append((round(time.monotonic() - started, 3), instances("--ini " + args.watch)))
             stop_watch.wait(0.2)
 
     watcher = threading.Thread(target=watch, daemon=True) if args.watch else None
     if watcher:
         watcher.start()
-    threads = [threading.Thread(target=worker) for _ in range(args.conns)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    start, raw = httpload.run(args.host, args.conns, lambda sent: time.monotonic() < stop_at,
+                              timeout=30)
+    records = [(round(t0, 4), round(latency, 5), ok) for _, t0, latency, ok, _ in raw]
     load_end = time.monotonic() - start
     drained = None
     if watcher:

@@ -1,15 +1,16 @@
-"""Clean Debian 12 roots for system tests (and the benchmark): build, unpack, run things inside.
+"""Clean Debian roots of any supported suite: build, unpack, run things inside.
 
-- tarball(): a bookworm root made by mmdebstrap from the host's own apt mirror, cached under
-  .cache/roots/ and rebuilt when missing (its name carries a hash of the recipe, so a changed
-  recipe builds a new one).
+- tarball(suite): a root of SUITE made by mmdebstrap from the host's own Debian mirror (the
+  host's sources with their suite names replaced: any host can make any suite's root), cached
+  under .cache/roots/ and rebuilt when missing (its name carries a hash of the recipe, so a
+  changed recipe builds a new one).
 - Root: one unpacked copy. Root.machine(net=...) starts a long-lived set of namespaces
   (pid, mount, and with net=True a network namespace with only `lo`) whose PID 1 is
   nsinit.py, chrooted into the root; Machine.run() runs a shell command in there.
   Everything mounted or started inside dies with PID 1, and Machine.stop() checks that.
 - Downloads need the network, services must not share the host's ports: download/install
-  with net=False, run services in a net=True machine. apt's and pip's caches are bind-mounted
-  from .cache/ so reruns do not download again.
+  with net=False, run services in a net=True machine. apt's cache (one per suite) and pip's
+  are bind-mounted from .cache/ so reruns do not download again.
 """
 
 import contextlib
@@ -17,60 +18,75 @@ import fcntl
 import hashlib
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+from .shell import ENV, Shell
+from .suites import REPO, host_suite, suite as suite_info
+
 CACHE = REPO / ".cache"
 NSINIT = pathlib.Path(__file__).resolve().with_name("nsinit.py")
 HOST_PYTHON = "/usr/bin/python3"
-SUITE = "bookworm"
 
 # What the tests use inside the root besides the package under test: nginx (the article's
 # front end), logrotate (point 5), procps (ps/pgrep), curl (HTTP checks) and python3-venv
 # (the apps' own venvs). The package's dependencies are NOT here: apt resolves them.
 TEST_TOOLS = ("nginx", "logrotate", "procps", "curl", "python3-venv", "bash-completion", "man-db")
 
-ENV = {
-    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    "LANG": "C.UTF-8",
-    "HOME": "/root",
-    "DEBIAN_FRONTEND": "noninteractive",
-    "TERM": "dumb",
-}
 
-
-def host_sources():
-    """The host's Debian apt sources (deb822 or one-line), as mmdebstrap mirror arguments."""
-    found = []
-    for path in [pathlib.Path("/etc/apt/sources.list"),
-                 *sorted(pathlib.Path("/etc/apt/sources.list.d").glob("*"))]:
-        if path.suffix not in (".list", ".sources") or not path.is_file():
+def _host_source_entries():
+    """(URI, suite, components) of every Debian source of the host, deb822 or one-line."""
+    entries = []
+    paths = [pathlib.Path("/etc/apt/sources.list"),
+             *sorted(pathlib.Path("/etc/apt/sources.list.d").glob("*"))]
+    for path in paths:
+        if not path.is_file():
             continue
         text = path.read_text()
-        if SUITE in text and "debian" in text:
-            found.append(path)
+        if path.suffix == ".sources":
+            for stanza in re.split(r"\n\s*\n", text):
+                fields = {}
+                for line in stanza.splitlines():
+                    if line.startswith("#") or ":" not in line or line[:1].isspace():
+                        continue
+                    key, value = line.split(":", 1)
+                    fields[key.strip()] = value.split()
+                if "deb" not in fields.get("Types", []) or fields.get("Enabled") == ["no"]:
+                    continue
+                for uri in fields.get("URIs", []):
+                    for s in fields.get("Suites", []):
+                        entries.append((uri, s, tuple(fields.get("Components", ["main"]))))
+        elif path.suffix == ".list":
+            for line in text.splitlines():
+                words = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
+                if words[:1] == ["deb"] and len(words) >= 3:
+                    entries.append((words[1], words[2], tuple(words[3:]) or ("main",)))
+    return entries
+
+
+def sources(suite):
+    """One-line apt sources of SUITE on the host's Debian mirror(s): each host source of its
+    own release (bookworm, bookworm-updates, bookworm-security) with the codename replaced."""
+    host = host_suite()
+    suite_info(suite)  # an unknown suite fails here, naming the known ones
+    found = []
+    for uri, s, components in _host_source_entries():
+        if "debian" not in uri or not (s == host or s.startswith(host + "-")):
+            continue
+        found.append(f"deb {uri} {suite}{s[len(host):]} {' '.join(components)}")
     if not found:
-        raise RuntimeError("no Debian bookworm apt source on this host")
+        raise RuntimeError(f"no Debian {host} apt source on this host to derive {suite}'s from")
     return found
 
 
 def host_mirror():
     """The URI of the host's Debian archive (for tools that take one mirror, like piuparts)."""
-    for path in host_sources():
-        for line in path.read_text().splitlines():
-            words = line.split()
-            if path.suffix == ".sources" and line.startswith("URIs:"):
-                uris = words[1:]
-            elif path.suffix == ".list" and words[:1] == ["deb"]:
-                uris = [w for w in words[1:] if "://" in w][:1]
-            else:
-                continue
-            for uri in uris:
-                if "security" not in uri:
-                    return uri
+    for uri, s, _ in _host_source_entries():
+        if "debian" in uri and "security" not in uri and s == host_suite():
+            return uri
     raise RuntimeError("no Debian archive URI in the host's apt sources")
 
 
@@ -81,28 +97,31 @@ def _recipe_hash(*parts):
     return h.hexdigest()[:12]
 
 
-def tarball(include=TEST_TOOLS, variant="apt", compress=False, cache=CACHE):
-    """Path of a cached bookworm root tarball with INCLUDE installed; built when missing.
+def tarball(suite, include=TEST_TOOLS, variant="apt", compress=False, cache=CACHE):
+    """Path of a cached SUITE root tarball with INCLUDE installed; built when missing.
 
     apt's lists are kept in it (--skip=cleanup/apt/lists) so a root can resolve the package's
     dependencies without `apt-get update` each time.
     """
-    sources = host_sources()
-    key = _recipe_hash(variant, sorted(include), *(p.read_text() for p in sources))
-    suffix = ".tar.gz" if compress else ".tar"
-    out = pathlib.Path(cache) / "roots" / f"{SUITE}-{variant}-{key}{suffix}"
-    if out.exists():
-        return out
+    lines = sources(suite)
+    key = _recipe_hash(variant, sorted(include), *lines)
+    ext = ".tar.gz" if compress else ".tar"
+    out = pathlib.Path(cache) / "roots" / f"{suite}-{variant}-{key}{ext}"
+    # Two sessions (or the bench beside the tests) may want the same root: build it once.
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial" + suffix)
-    cmd = ["mmdebstrap", "--mode=root", f"--variant={variant}", "--quiet"]
-    if include:
-        cmd.append("--include=" + ",".join(include))
-    if not compress:
-        cmd.append("--skip=cleanup/apt/lists")
-    cmd += [SUITE, str(partial), *map(str, sources)]
-    subprocess.run(cmd, check=True, env=dict(ENV, TMPDIR="/tmp"))
-    partial.rename(out)
+    with open(out.with_name(out.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if out.exists():
+            return out
+        partial = out.with_name(out.name + ".partial" + ext)
+        cmd = ["mmdebstrap", "--mode=root", f"--variant={variant}", "--quiet"]
+        if include:
+            cmd.append("--include=" + ",".join(include))
+        if not compress:
+            cmd.append("--skip=cleanup/apt/lists")
+        cmd += [suite, str(partial), *lines]
+        subprocess.run(cmd, check=True, env=dict(ENV, TMPDIR="/tmp"))
+        partial.rename(out)
     return out
 
 
@@ -143,8 +162,9 @@ def children(pid):
         return []
 
 
-class Machine:
-    """Namespaces whose PID 1 is chrooted into a Root; run() executes shell commands there."""
+class Machine(Shell):
+    """Namespaces whose PID 1 is chrooted into a Root; run()/out()/popen() execute shell
+    commands there (shell.Shell)."""
 
     def __init__(self, root, net=True, binds=()):
         self.root = root
@@ -173,26 +193,9 @@ class Machine:
         self.pid1 = kids[0]
         return self
 
-    def _argv(self, command):
+    def argv(self, command):
         ns = ["-m", "-p"] + (["-n"] if self.net else [])
         return ["nsenter", "-t", str(self.pid1), *ns, "-r", "-w", "--", "/bin/sh", "-c", command]
-
-    def run(self, command, check=True, timeout=300, input=None, env=None):
-        """Run COMMAND (a shell string) inside; returns the CompletedProcess (text)."""
-        proc = subprocess.run(self._argv(command), capture_output=True, text=True,
-                              timeout=timeout, input=input, env=dict(ENV, **(env or {})))
-        if check and proc.returncode != 0:
-            raise AssertionError(f"{command!r} exited {proc.returncode}\n"
-                                 f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
-        return proc
-
-    def out(self, command, **kw):
-        return self.run(command, **kw).stdout.strip()
-
-    def popen(self, command, env=None):
-        """Start COMMAND inside in the background (stdout/stderr piped, text)."""
-        return subprocess.Popen(self._argv(command), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=dict(ENV, **(env or {})))
 
     def stop(self):
         """Kill everything inside (PID 1 leaving kills the namespace) and wait for it."""
@@ -228,25 +231,31 @@ class Machine:
 
 
 class Root:
-    """A fresh unpacked copy of a root tarball under DEST."""
+    """A fresh unpacked copy of a root tarball of SUITE under DEST."""
 
-    def __init__(self, path, cache=CACHE):
+    def __init__(self, path, suite, cache=CACHE):
         self.path = pathlib.Path(path)
+        self.suite = suite
         self.cache = pathlib.Path(cache)
         self.machines = []
 
     @classmethod
-    def unpack(cls, tar, dest, cache=CACHE):
+    def unpack(cls, tar, dest, suite, cache=CACHE):
         dest = pathlib.Path(dest)
         dest.mkdir(parents=True)
         subprocess.run(["tar", "-xf", str(tar), "-C", str(dest), "--numeric-owner"], check=True)
-        root = cls(dest, cache)
+        root = cls(dest, suite, cache)
         # The network-enabled machine resolves names like the host does.
         resolv = dest / "etc/resolv.conf"
         if resolv.is_symlink() or resolv.exists():
             resolv.unlink()
         shutil.copy("/etc/resolv.conf", resolv)
         return root
+
+    @classmethod
+    def fresh(cls, suite, dest, include=TEST_TOOLS):
+        """A new root of SUITE with INCLUDE under DEST (from the cached tarball)."""
+        return cls.unpack(tarball(suite, include=include), dest, suite)
 
     def cache_binds(self, apt=True):
         """apt's archive cache and pip's cache, shared by every root (reruns are fast)."""
@@ -259,7 +268,8 @@ class Root:
         return binds
 
     def _apt_cache(self):
-        apt = self.cache / "apt-archives"
+        # One per suite: apt's lock is per directory, and a suite's root needs only its .debs.
+        apt = self.cache / "apt-archives" / self.suite
         (apt / "partial").mkdir(parents=True, exist_ok=True)
         return apt
 
@@ -276,11 +286,12 @@ class Root:
                 except OSError:
                     shutil.copy(deb, target)
 
-    def machine(self, net=True):
-        """A started Machine; net=True: own network namespace (only lo), no shared apt cache."""
-        if net:
+    def machine(self, net=True, caches=True):
+        """A started Machine; net=True: own network namespace (only lo), no shared apt cache.
+        caches=False: none of the shared caches either (apt must fetch from its sources)."""
+        if net and caches:
             self.link_cached_debs()
-        m = Machine(self, net=net, binds=self.cache_binds(apt=not net))
+        m = Machine(self, net=net, binds=self.cache_binds(apt=not net) if caches else [])
         self.machines.append(m)
         return m.start()
 
@@ -291,7 +302,8 @@ class Root:
         Holds a lock on the shared apt cache meanwhile: roots of concurrent test runs would
         otherwise fail on apt's own lock of the cache directory."""
         self.cache.mkdir(parents=True, exist_ok=True)
-        with open(self.cache / "apt-archives.lock", "w") as lock:
+        lock_path = self._apt_cache().with_suffix(".lock")
+        with open(lock_path, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             m = self.machine(net=False)
             try:
@@ -312,3 +324,10 @@ class Root:
         if mounts or pids:
             raise RuntimeError(f"refusing to remove {self.path}: mounts {mounts}, processes {pids}")
         shutil.rmtree(self.path)
+
+    def discard(self):
+        """Stop every machine, check nothing is left (AssertionError otherwise), remove."""
+        self.stop_all()
+        mounts, pids = self.leftovers()
+        assert (mounts, pids) == ([], []), f"left behind in {self.path}: mounts {mounts}, processes {pids}"
+        self.remove()

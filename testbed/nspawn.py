@@ -1,8 +1,9 @@
-"""Boot a Debian 12 root with a real systemd (systemd-nspawn -b) and run commands in it.
+"""Boot a Debian root with its own systemd (systemd-nspawn -b) and run commands in it.
 
 The host has no init system, and installing systemd-container would upgrade the host's
-systemd: systemd-nspawn is unpacked from Debian's .debs into a cache directory instead
-and run with its own libsystemd-shared.
+systemd: systemd-nspawn is unpacked from the host release's .debs into a cache directory
+instead and run with its own libsystemd-shared. It boots the systemd of any suite's root
+(252 in bookworm, 257 in trixie: suites.FACTS).
 """
 
 import contextlib
@@ -12,12 +13,16 @@ import signal
 import subprocess
 import time
 
-import roots
+from .roots import CACHE, children
+from .shell import Shell
 
 NSPAWN_PACKAGES = ("systemd-container", "libsystemd-shared")
+# systemd as init; dbus for systemctl; procps (ps); man-db so that systemd-analyze verify
+# can check Documentation=man:.
+BOOT_PACKAGES = ("systemd-sysv", "dbus", "procps", "man-db")
 
 
-def nspawn_binary(cache):
+def nspawn_binary(cache=CACHE / "nspawn"):
     """(path of systemd-nspawn, environment for it), unpacked under CACHE once."""
     cache = pathlib.Path(cache)
     tree = cache / "tree"
@@ -33,40 +38,34 @@ def nspawn_binary(cache):
     return binary, env
 
 
-class Machine:
-    """A booted container: run() executes a command inside all its namespaces."""
+class Container(Shell):
+    """A booted container: run()/out() execute a command inside all its namespaces."""
+
+    default_timeout = 120
 
     def __init__(self, leader):
         self.leader = leader
 
-    def run(self, command, check=True, timeout=120, input=None):
-        """Run COMMAND (a shell string) inside; returns the CompletedProcess (text)."""
-        proc = subprocess.run(
-            ["nsenter", "-t", str(self.leader), "-a", "/bin/sh", "-c", command],
-            capture_output=True, text=True, timeout=timeout, input=input,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"{command!r} exited {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
-            )
-        return proc
-
-    def out(self, command, **kw):
-        return self.run(command, **kw).stdout.strip()
+    def argv(self, command):
+        return ["nsenter", "-t", str(self.leader), "-a", "/bin/sh", "-c", command]
 
 
 @contextlib.contextmanager
-def booted(root, cache, boot_timeout=60):
-    """Boot ROOT (an unpacked Debian root with systemd-sysv) with no network but lo.
+def booted(root, boot_timeout=90):
+    """Boot ROOT (a roots.Root with BOOT_PACKAGES) with no network but lo; yields a Container.
 
     Always powers the container off and waits for nspawn to exit, even when the body fails.
     """
-    binary, env = nspawn_binary(cache)
-    log = open(pathlib.Path(root).with_suffix(".nspawn.log"), "w")
+    binary, env = nspawn_binary()
+    path = pathlib.Path(root.path)
+    log = open(path.with_suffix(".nspawn.log"), "w")
     nspawn = subprocess.Popen(
-        [str(binary), "-q", "-b", "-D", str(root), "--register=no", "--keep-unit",
-         "--private-network", "--console=pipe"],
+        [str(binary), "-q", "-b", "-D", str(path), "--register=no", "--keep-unit",
+         "--private-network", "--console=pipe",
+         # The root's own /etc/localtime (or none): by default nspawn bind-mounts the
+         # host's over it, and tzdata's postinst then cannot replace it (trixie's python3.13
+         # pulls tzdata in).
+         "--timezone=off"],
         env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -74,15 +73,16 @@ def booted(root, cache, boot_timeout=60):
         machine = None
         deadline = time.monotonic() + boot_timeout
         while time.monotonic() < deadline and nspawn.poll() is None:
-            kids = roots.children(nspawn.pid)
+            kids = children(nspawn.pid)
             if kids:
-                candidate = Machine(kids[0])
+                candidate = Container(kids[0])
                 state = candidate.run("systemctl is-system-running", check=False).stdout.strip()
                 if state in ("running", "degraded"):
                     machine = candidate
                     break
             time.sleep(0.5)
-        assert machine is not None, f"the container did not boot within {boot_timeout} s"
+        assert machine is not None, (f"the container did not boot within {boot_timeout} s: "
+                                     f"{path.with_suffix('.nspawn.log').read_text()[-2000:]}")
         yield machine
     finally:
         # SIGTERM asks nspawn to power the container off cleanly.
