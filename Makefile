@@ -48,9 +48,12 @@ lint: $(DEB)
 # The suites the tests run for: `make test SUITE=trixie` narrows to one (default: every suite
 # in scripts/suites.tsv). pytest reads them from $$UWSGI_EMPEROR_SUITES.
 TEST_SUITES := $(if $(filter command line environment,$(origin SUITE)),$(SUITE),$(SUITES))
-# Each tested suite's .deb and helper .deb, built first (make deb/helper-deb SUITE=...).
+HOST_SUITE := $(shell $(INFO) host-suite)
+# Each tested suite's .deb and helper .deb, built first (make deb/helper-deb SUITE=...), and
+# the host suite's .deb: the unit tests marked needs_uwsgi run its uwsgi on this host.
 test-debs:
 	for s in $(TEST_SUITES); do $(MAKE) deb helper-deb SUITE=$$s || exit 1; done
+	$(MAKE) deb SUITE=$(HOST_SUITE)
 
 # Everything: unit tests once, checks on every suite's .debs and the system tests on clean
 # roots of every suite (`make test SUITE=trixie`: one suite).
