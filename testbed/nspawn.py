@@ -46,6 +46,10 @@ class Container(Shell):
     def __init__(self, leader):
         self.leader = leader
 
+    def systemd_major(self):
+        """The major version of the systemd running inside ("252" of "systemd 252 (252.x)")."""
+        return self.out("systemctl --version").splitlines()[0].split()[1]
+
     def argv(self, command):
         return ["nsenter", "-t", str(self.leader), "-a", "/bin/sh", "-c", command]
 

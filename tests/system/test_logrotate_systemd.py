@@ -1,49 +1,44 @@
-"""Issue 14: the package's log rotation run the way a Debian 12 host runs it, by
-logrotate.service under a real systemd 252 (systemd-nspawn -b). Its sandbox matters:
-ProtectSystem=full makes /etc read-only for postrotate (a trigger file under /etc could not be
-touched), PrivateDevices, MemoryDenyWriteExecute. After the daily run every process of the
-vassal and the Emperor write to the new files, and the unit's result is success.
+"""Issue 14: the package's log rotation run the way a Debian host of the suite runs it, by
+logrotate.service under the suite's real systemd (252, 257; systemd-nspawn -b). Its sandbox
+matters: ProtectSystem=full makes /etc read-only for postrotate (a trigger file under /etc
+could not be touched), PrivateDevices, MemoryDenyWriteExecute. After the daily run every
+process of the vassal and the Emperor write to the new files, and the unit's result is success.
 """
 
-import shutil
-import subprocess
 import time
 
 import pytest
 
-import roots
-from nspawn import booted
-from project import ROOT
+from project import suite as suite_info
+from testbed import nspawn, roots, stack
 
 pytestmark = pytest.mark.system
 
-CACHE = ROOT / ".cache"
-ROOT_PACKAGES = ("systemd-sysv", "dbus", "procps", "logrotate")
-DEB_IN_ROOT = "/root/uwsgi-emperor.deb"
 LOGS = "/var/log/uwsgi"
 
 
 @pytest.fixture(scope="module")
-def machine(deb_path, tmp_path_factory):
-    root = tmp_path_factory.mktemp("logrotate-systemd") / "root"
-    root.mkdir()
-    subprocess.run(["tar", "-xf", str(roots.tarball(include=ROOT_PACKAGES)), "-C", str(root)],
-                   check=True)
-    shutil.copy(deb_path, root / DEB_IN_ROOT.lstrip("/"))
-    # The container has no network: the package's dependencies come from the archive now.
-    depends = subprocess.run(["dpkg-deb", "-f", str(deb_path), "Depends"], check=True,
-                             capture_output=True, text=True).stdout.strip()
-    subprocess.run(
-        ["unshare", "--fork", "--pid", "--mount", f"--mount-proc={root}/proc", "chroot", str(root),
-         "sh", "-c", f"apt-get update -qq && apt-get satisfy -y -qq --no-install-recommends '{depends}'"],
-        check=True, stdout=subprocess.DEVNULL, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                                                     "DEBIAN_FRONTEND": "noninteractive"},
-    )
-    with booted(root, CACHE / "nspawn") as m:
-        # The daily timer must not rotate behind the test's back.
-        m.run("systemctl stop logrotate.timer")
-        m.run(f"DEBIAN_FRONTEND=noninteractive dpkg -i {DEB_IN_ROOT}")
-        yield m
+def machine(suite, deb_path, tmp_path_factory):
+    """The package installed by apt under the booted systemd of a fresh root of SUITE, with
+    logrotate (installed first, its daily timer stopped)."""
+    root = roots.Root.fresh(suite, tmp_path_factory.mktemp(f"{suite}-logrotate-systemd") / "root",
+                            include=nspawn.BOOT_PACKAGES)
+    try:
+        what = stack.prepare(root, deb_path, packages=("logrotate",))
+        with nspawn.booted(root) as m:
+            logrotate = stack.install(m, "logrotate")
+            assert logrotate.returncode == 0, logrotate.stdout + logrotate.stderr
+            # The daily timer must not rotate behind the test's back.
+            m.run("systemctl stop logrotate.timer")
+            install = stack.install(m, what)
+            assert install.returncode == 0, install.stdout + install.stderr
+            yield m
+    finally:
+        root.discard()
+
+
+def test_systemd_is_the_suites(machine, suite):
+    assert machine.systemd_major() == suite_info(suite).systemd
 
 
 def vassal_pids(m, name, workers=2, timeout=20):

@@ -1,4 +1,5 @@
-"""Issue 10 under a real systemd 252 (systemd-nspawn -b): the hardened uwsgi-emperor.service.
+"""Issue 10 under the suite's real systemd (252, 257; systemd-nspawn -b): the hardened
+uwsgi-emperor.service.
 
 An app that does what web apps commonly do (spawn a process, start a thread, write under
 /srv, /var/tmp and /tmp, resolve names, send mail through postfix's /usr/sbin/sendmail)
@@ -9,24 +10,19 @@ truncate a file on restart, and an app cannot rewrite the unit's status (NotifyA
 
 import json
 import re
-import shutil
-import subprocess
 
 import pytest
 
-import roots
-import stack
 import uwsgi_request
-from nspawn import booted
-from project import ROOT
+from project import suite as suite_info
+from testbed import nspawn, roots, stack
 
 pytestmark = pytest.mark.system
 
-CACHE = ROOT / ".cache"
-# test_systemd_unit's root plus an MTA: postfix's sendmail hands mail to the setgid
-# postdrop, the program NoNewPrivileges breaks.
-ROOT_PACKAGES = ("systemd-sysv", "dbus", "procps", "man-db", "postfix")
-DEB_IN_ROOT = "/root/uwsgi-emperor.deb"
+# Installed with the package: an MTA (postfix's sendmail hands mail to the setgid postdrop,
+# the program NoNewPrivileges breaks) and python3 (uwsgi_request's client runs `python3`; the
+# package depends only on the suite's python3.X).
+PACKAGES = ("postfix", "python3")
 # Outside /etc and /usr, which ProtectSystem=full makes read-only for the unit anyway.
 SECRET = "/var/lib/uwsgi-security-test-secret"
 SECRET_TEXT = "root only secret"
@@ -88,35 +84,31 @@ ALL_OK = {name: "ok" for name in ("subprocess", "thread", "write /srv", "write /
 
 
 @pytest.fixture(scope="module")
-def machine(deb_path, tmp_path_factory):
-    root = tmp_path_factory.mktemp("systemd-security") / "root"
-    root.mkdir()
-    subprocess.run(["tar", "-xf", str(roots.tarball(include=ROOT_PACKAGES)), "-C", str(root)],
-                   check=True)
-    shutil.copy(deb_path, root / DEB_IN_ROOT.lstrip("/"))
-    # No network in the container: the package's dependencies come from the archive first.
-    depends = subprocess.run(["dpkg-deb", "-f", str(deb_path), "Depends"], check=True,
-                             capture_output=True, text=True).stdout.strip()
-    subprocess.run(
-        ["unshare", "--fork", "--pid", "--mount", f"--mount-proc={root}/proc", "chroot", str(root),
-         "sh", "-c", f"apt-get update -qq && apt-get satisfy -y -qq --no-install-recommends '{depends}'"],
-        check=True, stdout=subprocess.DEVNULL, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                                                     "DEBIAN_FRONTEND": "noninteractive"},
-    )
-    with booted(root, CACHE / "nspawn") as m:
-        m.run(f"DEBIAN_FRONTEND=noninteractive dpkg -i {DEB_IN_ROOT}")
-        # uwsgi_request's client runs `python3` (PATH has no /usr/local/bin); the root has
-        # only python3.11, the package's dependency.
-        m.run("ln -s python3.11 /usr/bin/python3")
-        m.run(f"printf '{SECRET_TEXT}\\n' > {SECRET} && chmod 0600 {SECRET}")
-        # A name an app looks up (its database), through NSS as any other.
-        m.run("echo '127.0.0.2 db.internal' >> /etc/hosts")
-        m.run("mkdir -p /srv/webapp/data && chown www-data:www-data /srv/webapp/data")
-        m.run("cat > /srv/webapp/webapp.py", input=WEBAPP)
-        m.run("printf '[uwsgi]\\nchdir = /srv/webapp\\nmodule = webapp:application\\n'"
-              " > /etc/uwsgi/apps-available/webapp.ini")
-        assert "is up" in m.out("uwsgi-ensite --wait=10 webapp")
-        yield m
+def machine(suite, deb_path, tmp_path_factory):
+    """The package and PACKAGES installed by apt under the booted systemd of a fresh root of
+    SUITE (what apt needs was downloaded before the boot), the webapp enabled."""
+    root = roots.Root.fresh(suite, tmp_path_factory.mktemp(f"{suite}-systemd-security") / "root",
+                            include=nspawn.BOOT_PACKAGES)
+    try:
+        what = stack.prepare(root, deb_path, packages=PACKAGES)
+        with nspawn.booted(root) as m:
+            install = stack.install(m, what)
+            assert install.returncode == 0, install.stdout + install.stderr
+            m.run(f"printf '{SECRET_TEXT}\\n' > {SECRET} && chmod 0600 {SECRET}")
+            # A name an app looks up (its database), through NSS as any other.
+            m.run("echo '127.0.0.2 db.internal' >> /etc/hosts")
+            m.run("mkdir -p /srv/webapp/data && chown www-data:www-data /srv/webapp/data")
+            m.run("cat > /srv/webapp/webapp.py", input=WEBAPP)
+            m.run("printf '[uwsgi]\\nchdir = /srv/webapp\\nmodule = webapp:application\\n'"
+                  " > /etc/uwsgi/apps-available/webapp.ini")
+            assert "is up" in m.out("uwsgi-ensite --wait=10 webapp")
+            yield m
+    finally:
+        root.discard()
+
+
+def test_systemd_is_the_suites(machine, suite):
+    assert machine.systemd_major() == suite_info(suite).systemd
 
 
 def app_results(machine):

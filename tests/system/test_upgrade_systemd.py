@@ -1,4 +1,5 @@
-"""Issue 13 under a real systemd 252 (systemd-nspawn -b): an upgrade drops no request.
+"""Issue 13 under the suite's real systemd (252, 257; systemd-nspawn -b): an upgrade drops
+no request.
 
 The booted root runs the lower revision (the real .deb repacked as VERSION~prev) as
 uwsgi-emperor.service and nginx.service in front of app1, a stdlib WSGI app that answers
@@ -9,23 +10,22 @@ nothing runs a deleted binary), a downgrade (0 failed), and `apt-get remove` sto
 unit and every process.
 """
 
-import shutil
-import subprocess
+import pathlib
+import shlex
 
 import pytest
 
-import debtools
-import nspawn
-import roots
-import stack
-from project import ROOT
+from project import suite as suite_info
+from testbed import debtools, nspawn, roots, stack
 from upgradelib import (DAEMON, EMPEROR_LOG, lower_version, on_deleted_binary, processes,
                         seen_requests, split, vassal, version, wait_for_load, wait_settled)
 
-CACHE = ROOT / ".cache"
-ROOT_PACKAGES = ("systemd-sysv", "dbus", "procps", "nginx", "python3", "curl")
-OLD_IN_ROOT = "/root/uwsgi-emperor_old_amd64.deb"
-NEW_IN_ROOT = "/root/uwsgi-emperor_new_amd64.deb"
+pytestmark = pytest.mark.system
+
+# Installed with the old package: the front end, curl, and python3 for the load client and
+# upgradelib (the package depends only on the suite's python3.X).
+PACKAGES = ("nginx", "python3", "curl")
+NGINX_SITE = pathlib.Path(__file__).resolve().with_name("files") / "nginx-site.conf"
 CONNECTIONS = 16
 APPS = ("app1",)
 
@@ -41,50 +41,41 @@ def application(environ, start_response):
 '''
 
 
-class Machine(nspawn.Machine):
-    """nspawn's Machine, plus the background command that stack.Load needs."""
-
-    def popen(self, command):
-        return subprocess.Popen(
-            ["nsenter", "-t", str(self.leader), "-a", "/bin/sh", "-c", command],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"})
-
-
 @pytest.fixture(scope="module")
-def machine(deb_path, tmp_path_factory):
-    root = tmp_path_factory.mktemp("upgrade-systemd") / "root"
-    root.mkdir()
-    subprocess.run(["tar", "-xf", str(roots.tarball(include=ROOT_PACKAGES)), "-C", str(root)],
-                   check=True)
-    old_version = lower_version(deb_path)
-    old = debtools.with_version(deb_path, old_version, tmp_path_factory.mktemp("old-deb"))
-    shutil.copy(old, root / OLD_IN_ROOT.lstrip("/"))
-    shutil.copy(deb_path, root / NEW_IN_ROOT.lstrip("/"))
-    (root / "srv/app1").mkdir(parents=True)
-    (root / "srv/app1/app.py").write_text(SEQ_APP)
-    site = (stack.FILES / "nginx-site.conf").read_text().replace("@NAME@", "app1")
-    (root / "etc/nginx/sites-available/app1").write_text(site)
-    (root / "etc/nginx/sites-enabled/default").unlink()
-    (root / "etc/nginx/sites-enabled/app1").symlink_to("../sites-available/app1")
-    (root / stack.LOAD_CLIENT.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(stack.FILES / "httpload.py", root / stack.LOAD_CLIENT.lstrip("/"))
-    # The container has no network: the package's dependencies come from the archive now
-    # (not its Recommends: apt inside installs with --no-install-recommends).
-    depends = subprocess.run(["dpkg-deb", "-f", str(deb_path), "Depends"], check=True,
-                             capture_output=True, text=True).stdout.strip()
-    subprocess.run(
-        ["unshare", "--fork", "--pid", "--mount", f"--mount-proc={root}/proc", "chroot", str(root),
-         "sh", "-c", f"apt-get update -qq && apt-get satisfy -y -qq --no-install-recommends '{depends}'"],
-        check=True, stdout=subprocess.DEVNULL, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-                                                     "DEBIAN_FRONTEND": "noninteractive"})
-    with nspawn.booted(root, CACHE / "nspawn") as booted:
-        m = Machine(booted.leader)
-        m.run(f"DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {OLD_IN_ROOT}")
-        m.run("printf '[uwsgi]\\nchdir = /srv/app1\\nmodule = app\\n' > /etc/uwsgi/apps-available/app1.ini")
-        assert "App app1 is up" in m.out("uwsgi-ensite --wait=10 app1")
-        m.old_version = old_version
-        yield m
+def machine(suite, deb_path, tmp_path_factory):
+    """The booted root of SUITE running the lower revision under systemd, nginx in front of
+    app1; the real .deb staged for the upgrade (m.new_deb). What apt needs for both was
+    downloaded before the boot."""
+    root = roots.Root.fresh(suite, tmp_path_factory.mktemp(f"{suite}-upgrade-systemd") / "root",
+                            include=nspawn.BOOT_PACKAGES)
+    try:
+        old_version = lower_version(deb_path)
+        old = debtools.with_version(deb_path, old_version, tmp_path_factory.mktemp("old-deb"))
+        new_deb = stack.stage_deb(root, deb_path)
+        what = stack.prepare(root, old, packages=PACKAGES)
+        (root.path / "srv/app1").mkdir(parents=True)
+        (root.path / "srv/app1/app.py").write_text(SEQ_APP)
+        with nspawn.booted(root) as m:
+            install = stack.install(m, what)
+            assert install.returncode == 0, install.stdout + install.stderr
+            site = NGINX_SITE.read_text().replace("@NAME@", "app1")
+            m.run("cat > /etc/nginx/sites-available/app1", input=site)
+            m.run("rm /etc/nginx/sites-enabled/default && "
+                  "ln -s ../sites-available/app1 /etc/nginx/sites-enabled/app1 && "
+                  "nginx -t -q && systemctl reload nginx")
+            m.run("printf '[uwsgi]\\nchdir = /srv/app1\\nmodule = app\\n' "
+                  "> /etc/uwsgi/apps-available/app1.ini")
+            assert "App app1 is up" in m.out("uwsgi-ensite --wait=10 app1")
+            m.old_version = old_version
+            m.old_deb = shlex.split(what)[0]  # prepare() puts the staged .deb first
+            m.new_deb = new_deb
+            yield m
+    finally:
+        root.discard()
+
+
+def test_systemd_is_the_suites(machine, suite):
+    assert machine.systemd_major() == suite_info(suite).systemd
 
 
 def main_pid(m):
@@ -117,7 +108,8 @@ def test_upgrade_under_load_drops_no_request(machine, record):
     assert version(machine) == machine.old_version
     before = wait_settled(machine, APPS)
     emperor = main_pid(machine)
-    upgrade, result = under_load(machine, f"apt-get install -y --no-install-recommends {NEW_IN_ROOT}")
+    upgrade, result = under_load(
+        machine, f"apt-get install -y --no-install-recommends {machine.new_deb}")
     record("upgrade under systemd, 16 connections (ok/failed)", f"{result['ok']}/{result['failed']}")
     output = upgrade.stdout + upgrade.stderr
     assert upgrade.returncode == 0, output
@@ -176,7 +168,7 @@ def test_systemctl_restart_moves_the_emperor_and_costs_requests(machine, record)
 def test_downgrade_under_load_drops_no_request(machine, record):
     emperor = main_pid(machine)
     downgrade, result = under_load(
-        machine, f"apt-get install -y --no-install-recommends --allow-downgrades {OLD_IN_ROOT}")
+        machine, f"apt-get install -y --no-install-recommends --allow-downgrades {machine.old_deb}")
     record("downgrade under systemd, 16 connections (ok/failed)",
            f"{result['ok']}/{result['failed']}")
     assert downgrade.returncode == 0, downgrade.stdout + downgrade.stderr

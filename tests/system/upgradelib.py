@@ -2,7 +2,7 @@
 processes and the binary each one runs (/proc/PID/exe: "PATH (deleted)" once dpkg replaced
 the file under a running process, which is what needrestart reports).
 
-MACHINE is anything with run()/out() (roots.Machine, nspawn.Machine).
+MACHINE is anything with run()/out() (testbed.roots.Machine, testbed.nspawn.Container).
 """
 
 import json
