@@ -15,10 +15,10 @@ import shutil
 import pytest
 
 import stack
-from project import ROOT
+from project import ROOT, SYSTEM_TEST_LOGS
 from testbed import roots
 
-LOG_DIR = ROOT / "build" / "system-test-logs"
+LOG_DIR = SYSTEM_TEST_LOGS
 METRICS = ROOT / "build" / "system-test-metrics.json"
 
 _groups = collections.OrderedDict()  # (suite, module) -> {"outcomes": Counter, "seconds": float}

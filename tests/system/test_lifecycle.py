@@ -13,8 +13,7 @@ import subprocess
 import pytest
 
 import stack
-from conftest import LOG_DIR
-from project import package_version, suite as suite_info
+from project import SYSTEM_TEST_LOGS as LOG_DIR, package_version, suite as suite_info
 from testbed import roots
 
 APPS = ("app1",)
