@@ -14,6 +14,8 @@ from testbed.suites import REPO as ROOT, host_suite, projectinfo, suite  # noqa:
 SUITES = list(_suites.SUITES)
 
 SUITES_ENV = "UWSGI_EMPEROR_SUITES"
+# Where a failed system test group's logs are copied (build/system-test-logs/SUITE/GROUP).
+SYSTEM_TEST_LOGS = ROOT / "build" / "system-test-logs"
 
 
 def package_version(suite_name=None):
