@@ -15,6 +15,7 @@ import pytest
 import uwsgi_request
 from mirror import Server, client_root, publish
 from project import deb_file, package_version, selected_suites, suite as suite_info
+from testbed import stack
 
 pytestmark = pytest.mark.system
 
@@ -92,14 +93,22 @@ def test_dist_upgrade_moves_to_the_new_suites_build_and_keeps_the_app(host, upgr
     assert m.out("cat /etc/debian_version").split(".")[0] == suite_info(new).debian
     python = suite_info(new).python
     assert m.out("readlink -f /opt/venvs/uwsgi-emperor/bin/python3") == f"/usr/bin/{python}"
-    # The app is still enabled, and the new build's Emperor serves it.
+    # The app is still enabled and served, its vassal reloaded onto the new build; the
+    # Emperor is not restarted on upgrade (README, Upgrades): it keeps the old build's
+    # binary, deleted, until the restart the README asks for after a dist-upgrade.
     assert m.out("readlink /etc/uwsgi/apps-enabled/hello.ini") == "../apps-available/hello.ini"
     assert m.out("uwsgi-query hello") == "hello (enabled by site administrator)"
     response = uwsgi_request.get(m, "/run/uwsgi/hello.sock")
     assert response.startswith("HTTP/1.1 200 OK\r\n")
     assert uwsgi_request.body(response) == "hello across releases"
-    emperor = m.out("cat /run/uwsgi/emperor.pid")
+    emperor = m.out("cat /run/uwsgi-emperor/emperor.pid")
+    assert m.out(f"readlink /proc/{emperor}/exe") == "/opt/venvs/uwsgi-emperor/bin/uwsgi (deleted)"
+    vassal = stack.vassal_master(m, "hello")
+    assert m.out(f"readlink /proc/{vassal}/exe") == "/opt/venvs/uwsgi-emperor/bin/uwsgi"
+    m.run("/etc/init.d/uwsgi-emperor restart")
+    emperor = m.out("cat /run/uwsgi-emperor/emperor.pid")
     assert m.out(f"readlink /proc/{emperor}/exe") == "/opt/venvs/uwsgi-emperor/bin/uwsgi"
+    assert uwsgi_request.body(uwsgi_request.get(m, "/run/uwsgi/hello.sock")) == "hello across releases"
     # It came from the mirror, over HTTP.
     assert (f"/good/pool/main/u/uwsgi-emperor/uwsgi-emperor_{package_version(new)}_amd64.deb"
             in mirror["server"].paths)

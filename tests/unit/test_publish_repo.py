@@ -79,7 +79,8 @@ def test_throwaway_key_signed_repo_and_client_files(tmp_path, repo):
     assert "\nOrigin: uwsgi-emperor\nLabel: uwsgi-emperor\n" in release
     # Nothing of the secret key where things get served: the repository and the client files.
     assert sorted(p.name for p in dist.iterdir()) == [
-        "repo", "uwsgi-emperor.asc", "uwsgi-emperor.pref", "uwsgi-emperor.sources"]
+        "repo", "uwsgi-emperor-bookworm.sources", "uwsgi-emperor-trixie.sources",
+        "uwsgi-emperor.asc", "uwsgi-emperor.pref", "uwsgi-emperor.sources"]
     assert [p for p in dist.rglob("*") if "gnupg" in p.name or "private-keys" in p.name] == []
     assert list((tmp_path / "build/repo-gnupg/private-keys-v1.d").glob("*.key")) != []
     assert oct((tmp_path / "build/repo-gnupg").stat().st_mode & 0o777) == "0o700"
