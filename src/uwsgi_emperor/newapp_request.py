@@ -4,13 +4,23 @@ hostinfo (read the host), newapp_render (templates) and newapp_write (files)."""
 
 import grp
 import pwd
+import sys
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 from . import paths
 
+
+def python_version(version_info=sys.version_info):
+    """X.Y of VERSION_INFO (a sys.version_info)."""
+    return f"{version_info[0]}.{version_info[1]}"
+
+
 # The Python the packaged uWSGI embeds: a virtualenv built for another one cannot be loaded.
-PACKAGED_PYTHON = "3.11"
+# The helpers run on that same interpreter: the package's venv python, which is its suite's
+# python3.X (3.11 on bookworm, 3.13 on trixie); the helper-only package runs on the system
+# python3, the one Debian's uwsgi-plugin-python3 embeds.
+PACKAGED_PYTHON = python_version()
 NGINX_LOGDIR = "/var/log/nginx"
 
 

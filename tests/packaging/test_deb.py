@@ -154,9 +154,10 @@ def test_conffiles(deb_path, tmp_path):
 def test_maintainer_scripts_handle_debians_package(deb_path, tmp_path):
     subprocess.run(["dpkg-deb", "-e", str(deb_path), str(tmp_path)], check=True)
     postinst = (tmp_path / "postinst").read_text()
-    # dpkg-maintscript-helper removes Debian's obsolete conffiles on upgrade.
-    assert "rm_conffile /etc/uwsgi-emperor/emperor.ini 2.0.31-1\\~ --" in postinst
-    assert "rm_conffile /etc/uwsgi-emperor/vassals/README 2.0.31-1\\~ --" in postinst
+    # dpkg-maintscript-helper removes Debian's obsolete conffiles on upgrade; the package is
+    # named without an architecture (trixie's is Architecture: all, bookworm's amd64).
+    assert "rm_conffile /etc/uwsgi-emperor/emperor.ini 2.0.31-1\\~ uwsgi-emperor --" in postinst
+    assert "rm_conffile /etc/uwsgi-emperor/vassals/README 2.0.31-1\\~ uwsgi-emperor --" in postinst
     # Both init systems: deb-systemd-helper for the unit, update-rc.d for the script.
     assert "deb-systemd-helper" in postinst and "update-rc.d uwsgi-emperor defaults" in postinst
     assert "systemd-tmpfiles" in postinst

@@ -2,10 +2,14 @@
 (hostinfo: virtualenv detection, broodlord), templates (newapp_render), writing (newapp_write)."""
 
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
-from uwsgi_emperor import hostinfo, newapp, newapp_render, newapp_validate, newapp_write, paths
+from uwsgi_emperor import (
+    hostinfo, newapp, newapp_render, newapp_request, newapp_validate, newapp_write, paths,
+)
 from uwsgi_emperor.newapp import App, NewAppError, Request
 
 
@@ -121,6 +125,40 @@ def test_venv_version_from_lib_dir(tmp_path):
     venv = _venv(tmp_path, libs=["python3.12"])
     with pytest.raises(NewAppError, match=r"is built for Python 3\.12; the packaged uWSGI runs Python 3\.11$"):
         check_virtualenv(str(venv), strict=False)
+
+
+@pytest.mark.parametrize("version_info, expected", [
+    ((3, 11, 2, "final", 0), "3.11"),
+    ((3, 13, 5, "final", 0), "3.13"),
+    ((3, 9, 0, "beta", 1), "3.9"),
+    ((4, 0, 0, "alpha", 1), "4.0"),
+])
+def test_python_version(version_info, expected):
+    assert newapp_request.python_version(version_info) == expected
+
+
+def test_packaged_python_is_the_interpreter_the_helpers_run_on():
+    # On each suite the helpers run on the package's venv python (python3.11 on bookworm,
+    # python3.13 on trixie): no version is written down anywhere.
+    assert newapp_request.PACKAGED_PYTHON == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert Request(App("app1", "m")).python == newapp_request.PACKAGED_PYTHON
+
+
+def test_venv_of_the_running_python_accepted_another_refused(tmp_path):
+    # A real virtualenv made by the interpreter the helpers run on is accepted, even strictly.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    host = hostinfo.read_host(Request(App("app1", "m", virtualenv=str(venv))))
+    assert host.venv_pythons == {newapp_request.PACKAGED_PYTHON}
+    assert newapp_validate.check_virtualenv(
+        str(venv), True, host, newapp_request.PACKAGED_PYTHON) is None
+    other = f"{sys.version_info.major}.{sys.version_info.minor + 1}"
+    with pytest.raises(NewAppError) as err:
+        newapp_validate.check_virtualenv(str(venv), False, host, other)
+    assert str(err.value) == (
+        f"virtualenv {venv} is built for Python {newapp_request.PACKAGED_PYTHON}; "
+        f"the packaged uWSGI runs Python {other}"
+    )
 
 
 def test_pyvenv_cfg_wins_over_lib_dir(tmp_path):

@@ -14,6 +14,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -24,6 +25,9 @@ from hypothesis import strategies as st
 from uwsgi_emperor import inicheck, newapp, newapp_cli, newapp_render
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
+# The Python the helpers run on (the packaged uWSGI's), and one it is not.
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+OTHER_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor + 1}"
 
 GOLDEN_CASES = {
     "minimal": ["--module", "mysite.wsgi"],
@@ -160,7 +164,7 @@ def test_missing_directories_are_warnings_without_strict(tree, capsys):
 def test_existing_directories_give_no_warning(tree, capsys):
     venv = tree / "venv"
     venv.mkdir()
-    (venv / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.2\n")
+    (venv / "pyvenv.cfg").write_text(f"home = /usr/bin\nversion = {PYTHON}.2\n")
     code, _out, err = run(["app1", "--module", "m", "--chdir", str(tree), "--virtualenv", str(venv),
                            "--strict"], capsys)
     assert (code, err) == (0, "")
@@ -325,8 +329,9 @@ BAD_INPUTS = [
      "--virtualenv {tree}/nope is not a directory"),
     (["app1", "--module", "m", "--nginx", "a.org", "--static", "/s={tree}/nope", "--strict"],
      "--static {tree}/nope is not a directory"),
-    (["app1", "--module", "m", "--virtualenv", "{tree}/venv312"],
-     "virtualenv {tree}/venv312 is built for Python 3.12; the packaged uWSGI runs Python 3.11"),
+    (["app1", "--module", "m", "--virtualenv", "{tree}/venv-other"],
+     f"virtualenv {{tree}}/venv-other is built for Python {OTHER_PYTHON}; "
+     f"the packaged uWSGI runs Python {PYTHON}"),
     (["taken", "--module", "m"],
      "{tree}/conf/apps-available/taken.ini already exists (use --force to overwrite it)"),
     # The ini could be written, the server block not: neither is.
@@ -387,7 +392,7 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize("argv, message", BAD_INPUTS)
 def test_bad_input_is_refused_and_nothing_is_written(tree, capsys, argv, message):
-    (tree / "venv312" / "lib" / "python3.12").mkdir(parents=True)
+    (tree / "venv-other" / "lib" / f"python{OTHER_PYTHON}").mkdir(parents=True)
     ini_path(tree, "taken").write_text("[uwsgi]\nmodule = old\n")
     site_path(tree).write_text("server {}\n")
     before = snapshot(tree)
