@@ -13,14 +13,13 @@ everything, even an Emperor on a deleted binary.
 import pytest
 
 import stack
-from upgradelib import (DAEMON, EMPEROR_LOG, emperor_master, lower_version, on_deleted_binary,
-                        processes, seen_requests, split, vassal, version, wait_for_load,
+from upgradelib import (DAEMON, EMPEROR_LOG, assert_no_failure, emperor_master, lower_version,
+                        on_deleted_binary, processes, split, under_load, vassal, version,
                         wait_settled)
 from testbed import debtools
 
 APPS = ("app1", "app2")
 INIT = "/etc/init.d/uwsgi-emperor"
-CONNECTIONS = 16
 
 
 @pytest.fixture(scope="module")
@@ -44,26 +43,6 @@ def new_deb(clean_root, deb_path):
     return stack.stage_deb(clean_root, deb_path)
 
 
-def under_load(machine, action, settle=APPS):
-    """Run ACTION (a shell command) while 16 connections keep app1 busy through nginx and
-    wait until every app's vassal runs on the binary on disk; (CompletedProcess, load result)."""
-    seen = seen_requests(machine, "app1")
-    load = stack.Load(machine, "app1", connections=CONNECTIONS, min_requests=3000)
-    try:
-        wait_for_load(machine, "app1", seen)
-        proc = machine.run(f"{action} </dev/null", check=False)
-        if proc.returncode == 0:
-            wait_settled(machine, settle)
-    finally:
-        result = load.finish()
-    return proc, result
-
-
-def assert_no_failure(result):
-    assert (result["failed"], result["errors"]) == (0, [])
-    assert result["ok"] >= 3000 and not result["timed_out"]
-
-
 def test_upgrade_under_load_drops_no_request(machine, new_deb, old_version, record):
     assert version(machine) == old_version
     for app in APPS:
@@ -72,7 +51,7 @@ def test_upgrade_under_load_drops_no_request(machine, new_deb, old_version, reco
     emperor_before, _ = split(before)
     assert len(emperor_before) == 2 and not on_deleted_binary(before)
 
-    upgrade, result = under_load(machine, f"apt-get install -y {new_deb}")
+    upgrade, result = under_load(machine, APPS, f"apt-get install -y {new_deb}")
     record("upgrade under 16 connections (ok/failed)", f"{result['ok']}/{result['failed']}")
     output = upgrade.stdout + upgrade.stderr
     assert upgrade.returncode == 0, output
@@ -118,7 +97,7 @@ def test_init_script_restart_moves_the_emperor_and_costs_requests(machine, recor
     """What the README says an admin's restart costs: measured and recorded, not asserted
     (it depends on how fast the apps start); afterwards nothing runs a deleted binary."""
     emperor_before, _ = split(processes(machine))
-    restart, result = under_load(machine, f"{INIT} restart")
+    restart, result = under_load(machine, APPS, f"{INIT} restart")
     assert restart.returncode == 0, restart.stdout + restart.stderr
     record("init script restart under 16 connections (ok/failed)",
            f"{result['ok']}/{result['failed']}")
@@ -133,7 +112,7 @@ def test_init_script_restart_moves_the_emperor_and_costs_requests(machine, recor
 
 def test_downgrade_under_load_drops_no_request(machine, old_deb, old_version, record, clean_root):
     older = stack.stage_deb(clean_root, old_deb)
-    downgrade, result = under_load(machine, f"apt-get install -y --allow-downgrades {older}")
+    downgrade, result = under_load(machine, APPS, f"apt-get install -y --allow-downgrades {older}")
     record("downgrade under 16 connections (ok/failed)", f"{result['ok']}/{result['failed']}")
     output = downgrade.stdout + downgrade.stderr
     assert downgrade.returncode == 0, output

@@ -17,8 +17,8 @@ import pytest
 
 from project import suite as suite_info
 from testbed import debtools, nspawn, roots, stack
-from upgradelib import (DAEMON, EMPEROR_LOG, lower_version, on_deleted_binary, processes,
-                        seen_requests, split, vassal, version, wait_for_load, wait_settled)
+from upgradelib import (DAEMON, EMPEROR_LOG, assert_no_failure, lower_version, on_deleted_binary,
+                        processes, split, under_load, vassal, version, wait_settled)
 
 pytestmark = pytest.mark.system
 
@@ -26,7 +26,6 @@ pytestmark = pytest.mark.system
 # upgradelib (the package depends only on the suite's python3.X).
 PACKAGES = ("nginx", "python3", "curl")
 NGINX_SITE = pathlib.Path(__file__).resolve().with_name("files") / "nginx-site.conf"
-CONNECTIONS = 16
 APPS = ("app1",)
 
 # No venv and no download inside the container: the app needs only the standard library.
@@ -86,30 +85,11 @@ def serves(m):
     return m.out("curl -sS --max-time 10 -H 'Host: app1.test' http://127.0.0.1/") == "Hello from app1"
 
 
-def under_load(m, action):
-    seen = seen_requests(m, "app1")
-    load = stack.Load(m, "app1", connections=CONNECTIONS, min_requests=3000)
-    try:
-        wait_for_load(m, "app1", seen)
-        proc = m.run(f"DEBIAN_FRONTEND=noninteractive {action} </dev/null", check=False)
-        if proc.returncode == 0:
-            wait_settled(m, APPS)
-    finally:
-        result = load.finish()
-    return proc, result
-
-
-def assert_no_failure(result):
-    assert (result["failed"], result["errors"]) == (0, [])
-    assert result["ok"] >= 3000 and not result["timed_out"]
-
-
 def test_upgrade_under_load_drops_no_request(machine, record):
     assert version(machine) == machine.old_version
     before = wait_settled(machine, APPS)
     emperor = main_pid(machine)
-    upgrade, result = under_load(
-        machine, f"apt-get install -y --no-install-recommends {machine.new_deb}")
+    upgrade, result = under_load(machine, APPS, f"apt-get install -y --no-install-recommends {machine.new_deb}")
     record("upgrade under systemd, 16 connections (ok/failed)", f"{result['ok']}/{result['failed']}")
     output = upgrade.stdout + upgrade.stderr
     assert upgrade.returncode == 0, output
@@ -141,7 +121,7 @@ def test_upgrade_under_load_drops_no_request(machine, record):
 def test_systemctl_reload_under_load_drops_no_request(machine, record):
     emperor = main_pid(machine)
     before = processes(machine)
-    reload, result = under_load(machine, "systemctl reload uwsgi-emperor")
+    reload, result = under_load(machine, APPS, "systemctl reload uwsgi-emperor")
     assert reload.returncode == 0, reload.stdout + reload.stderr
     record("systemctl reload, 16 connections (ok/failed)", f"{result['ok']}/{result['failed']}")
     assert_no_failure(result)
@@ -154,7 +134,7 @@ def test_systemctl_reload_under_load_drops_no_request(machine, record):
 def test_systemctl_restart_moves_the_emperor_and_costs_requests(machine, record):
     """The cost the README gives for a restart: measured and recorded, not asserted."""
     emperor = main_pid(machine)
-    restart, result = under_load(machine, "systemctl restart uwsgi-emperor")
+    restart, result = under_load(machine, APPS, "systemctl restart uwsgi-emperor")
     assert restart.returncode == 0, restart.stdout + restart.stderr
     record("systemctl restart, 16 connections (ok/failed)", f"{result['ok']}/{result['failed']}")
     record("systemctl restart: outage (s)", result["failure_window_seconds"])
@@ -167,8 +147,7 @@ def test_systemctl_restart_moves_the_emperor_and_costs_requests(machine, record)
 
 def test_downgrade_under_load_drops_no_request(machine, record):
     emperor = main_pid(machine)
-    downgrade, result = under_load(
-        machine, f"apt-get install -y --no-install-recommends --allow-downgrades {machine.old_deb}")
+    downgrade, result = under_load(machine, APPS, f"apt-get install -y --no-install-recommends --allow-downgrades {machine.old_deb}")
     record("downgrade under systemd, 16 connections (ok/failed)",
            f"{result['ok']}/{result['failed']}")
     assert downgrade.returncode == 0, downgrade.stdout + downgrade.stderr

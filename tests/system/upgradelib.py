@@ -9,9 +9,14 @@ import json
 import subprocess
 import time
 
+from testbed import stack
+
 DAEMON = "/opt/venvs/uwsgi-emperor/bin/uwsgi"
 EMPEROR_INI = "/etc/uwsgi/emperor.ini"
 EMPEROR_LOG = "/var/log/uwsgi/emperor.log"
+# The issue's load: 16 connections keep app1 busy through nginx, at least this many requests.
+CONNECTIONS = 16
+MIN_REQUESTS = 3000
 
 # Run inside the root: {pid: [ppid, exe, args]} of every process whose binary is (or was)
 # the packaged uwsgi.
@@ -118,3 +123,23 @@ def lower_version(deb):
 
 def version(machine):
     return machine.out("dpkg-query -W -f '${Version}' uwsgi-emperor")
+
+
+def under_load(machine, apps, action):
+    """Run ACTION (a shell command) while CONNECTIONS keep app1 busy through nginx and wait
+    until every app in APPS runs on the binary on disk; (CompletedProcess, load result)."""
+    seen = seen_requests(machine, "app1")
+    load = stack.Load(machine, "app1", connections=CONNECTIONS, min_requests=MIN_REQUESTS)
+    try:
+        wait_for_load(machine, "app1", seen)
+        proc = machine.run(f"DEBIAN_FRONTEND=noninteractive {action} </dev/null", check=False)
+        if proc.returncode == 0:
+            wait_settled(machine, apps)
+    finally:
+        result = load.finish()
+    return proc, result
+
+
+def assert_no_failure(result):
+    assert (result["failed"], result["errors"]) == (0, [])
+    assert result["ok"] >= MIN_REQUESTS and not result["timed_out"]
