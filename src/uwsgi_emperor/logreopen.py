@@ -210,13 +210,20 @@ def user_can_open(pid, path, proc=PROC):
     return os.waitstatus_to_exitcode(status) == 0
 
 
-def ask_reopen(fifo):
-    """Write the reopen commands into a master fifo (its /proc/PID/fd path); False if gone."""
+def ask_reopen(fifo, owner):
+    """Write the reopen commands into a master fifo (its /proc/PID/fd path); False if gone.
+
+    Root opens the master's descriptor through /proc, which checks root's permissions, not
+    the app's: the app could have put another file there since master_fifo() looked. So
+    nothing is written unless what was opened is a fifo owned by OWNER (the app's uid)."""
     try:
-        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except OSError:
         return False
     try:
+        st = os.fstat(fd)
+        if not stat.S_ISFIFO(st.st_mode) or st.st_uid != owner:
+            return False
         return os.write(fd, REOPEN) == len(REOPEN)
     finally:
         os.close(fd)
@@ -267,7 +274,7 @@ def reopen(logs=LOGS, trigger=TRIGGER, timeout=TIMEOUT, proc=PROC, clock=time.mo
                     # uWSGI would close its log, fail to open the new one and reload with
                     # no log at all: leave it writing to the rotated file and say so.
                     refused[master] = f"its user cannot open {log}"
-                elif ask_reopen(fifo):
+                elif ask_reopen(fifo, _ids(master, proc)["Uid"]):
                     asked[master] = now
             # Without a fifo (the Emperor, an app with its own touch-logreopen) the trigger
             # does it within a second or two; a vassal asked gets TIMEOUT for its chain reload.

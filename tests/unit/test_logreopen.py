@@ -91,12 +91,28 @@ def test_ask_reopen_writes_the_commands_into_a_held_fifo(tmp_path):
     os.mkfifo(fifo, 0o600)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        assert logreopen.ask_reopen(f"/proc/self/fd/{reader}")
+        assert logreopen.ask_reopen(f"/proc/self/fd/{reader}", os.getuid())
         assert os.read(reader, 16) == b"lc"
+        # A fifo of another user: nothing written (root opens /proc/PID/fd with root's rights).
+        assert not logreopen.ask_reopen(f"/proc/self/fd/{reader}", os.getuid() + 1)
+        assert os.read(reader, 16) == b""
     finally:
         os.close(reader)
     # Nobody holds it any more: nothing to ask, and no hang.
-    assert not logreopen.ask_reopen(str(fifo))
+    assert not logreopen.ask_reopen(str(fifo), os.getuid())
+
+
+def test_ask_reopen_writes_nothing_into_a_regular_file_put_in_the_fifos_place(tmp_path):
+    """What an app could swap in after master_fifo() looked: a file root would otherwise write."""
+    victim = tmp_path / "root-only"
+    victim.write_text("root's data\n")
+    victim.chmod(0o600)
+    reader = os.open(victim, os.O_RDONLY)
+    try:
+        assert not logreopen.ask_reopen(f"/proc/self/fd/{reader}", os.getuid())
+    finally:
+        os.close(reader)
+    assert victim.read_text() == "root's data\n"
 
 
 def test_a_trigger_that_cannot_be_touched_is_one_line_not_a_traceback(tmp_path):
