@@ -18,7 +18,7 @@ FREQ3 = 'EMPEROR_OPTS="--emperor-freq 3"'
 
 def set_emperor_opts(side, opts):
     side.run(f"sed -i 's/^EMPEROR_OPTS=.*/EMPEROR_OPTS=\"{opts}\"/' /etc/default/uwsgi-emperor && "
-             "/etc/init.d/uwsgi-emperor restart >/dev/null && uwsgi-ensite -q --wait=30 hello slow",
+             "/etc/init.d/uwsgi-emperor restart >/dev/null && uwsgi-ensite -q --wait --timeout=30 hello slow",
              timeout=120)
 
 

@@ -59,7 +59,7 @@ def run(sides, scale):
     m.run(f"sed -i 's/^idle = .*/idle = {scale.zerg_idle}/' /etc/uwsgi/apps-available/zslow.ini")
     set_emperor_opts(m, "--emperor-broodlord 8")
     try:
-        m.run("uwsgi-ensite -q --wait=30 zplain zslow", timeout=60)
+        m.run("uwsgi-ensite -q --wait --timeout=30 zplain zslow", timeout=60)
         say(f"figure 3: {CONNS} connections on the slow app without zergs, {scale.zerg_seconds} s")
         plain = m.inroot(f"load --host zplain.test --conns {CONNS} --seconds {scale.zerg_seconds}")
         say(f"figure 3: the same on the --zerg app (broodlord 8), then the shrink (idle = {scale.zerg_idle} s)")

@@ -194,7 +194,7 @@ def setup(deb, suite):
     ours.install_seconds = _time_install(ours, f"apt-get install -y -q {ours_what}")
     for app in ("hello", "slow"):
         ours.app_ini(app, app)
-    ours.run("/etc/init.d/nginx start && uwsgi-ensite -q --wait=30 hello slow")
+    ours.run("/etc/init.d/nginx start && uwsgi-ensite -q --wait --timeout=30 hello slow")
 
     deb = sides["debian"]
     deb.machine = deb.root.machine(net=True)

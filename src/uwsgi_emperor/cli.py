@@ -10,7 +10,7 @@ fast, so nothing heavy (jinja2) is imported on this path.
 import argparse
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 from . import names, paths, sites
@@ -85,25 +85,35 @@ class SiteCommand:
     description: str
     act: Callable  # (confdir, statedir, name, args) -> sites.Outcome; raises sites.Refused
     options: Callable  # (parser) -> None: the options of this command alone
-    # Options written bare or as --option=VALUE, never `--option VALUE`, so that a word after
-    # them stays an app name (GNU getopt's optional argument; argparse has none, see
-    # cpython#126374): {option: the value a bare one means}.
-    attached_only: dict = field(default_factory=dict)
+    # Refuses what argparse cannot express (an option that needs another): (parser, args) ->
+    # None, or parser.error(), a usage error like any other.
+    check_options: Optional[Callable] = None
     # What follows the actions: (command, args, confdir, names acted on without an error,
     # stdout) -> exit status.
     then: Optional[Callable] = None
 
 
-def _wait_option(parser):
+def _wait_options(parser):
+    # A flag and a separate value, never an option with an optional value: `--wait app1`
+    # must leave app1 a name (argparse would take it as the value, see cpython#126374).
     parser.add_argument(
         "--wait",
-        nargs="?",
-        const=DEFAULT_TIMEOUT,
+        action="store_true",
+        help="after enabling, wait until the emperor has each app up (see --timeout); on "
+        "failure show the end of the app's log and exit 1",
+    )
+    parser.add_argument(
+        "--timeout",
         type=_positive_seconds,
         metavar="SECONDS",
-        help="written --wait or --wait=SECONDS: then wait (10 s by default) until the emperor "
-        "has each app up; on failure show the end of the app's log and exit 1",
+        help=f"with --wait: how long to wait for each app (default: {DEFAULT_TIMEOUT:g} s); "
+        "replaces --wait=SECONDS",
     )
+
+
+def _check_wait_options(parser, args):
+    if args.timeout is not None and not args.wait:
+        parser.error("--timeout needs --wait")
 
 
 def _purge_option(parser):
@@ -138,7 +148,7 @@ def _wait_for(command, args, confdir, acted, stdout):
             logdir=paths.logdir(),
             stats_path=paths.stats_socket(),
             pidfile=paths.emperor_pidfile(),
-            timeout=args.wait,
+            timeout=args.timeout or DEFAULT_TIMEOUT,
             uwsgi=paths.uwsgi_bin(),
         )
         if result.ok:
@@ -160,13 +170,14 @@ ENSITE = SiteCommand(
     names_from=paths.AVAILABLE,
     description=(
         f"Enable uWSGI apps: link {paths.AVAILABLE}/NAME.ini into {paths.ENABLED}/ so the "
-        "uWSGI Emperor starts it as a vassal. The ini is checked first (a [uwsgi] section, "
-        "UTF-8, and no option the packaged uwsgi does not know). With no NAME on a "
-        "terminal, lists the apps and asks which to enable."
+        "uWSGI Emperor starts it as a vassal. The ini is checked first: UTF-8, a [uwsgi] "
+        "section, nothing uWSGI would run while reading it, socket paths that fit, and no "
+        "option the packaged uwsgi does not know (not checked with -n, which runs no uwsgi). "
+        "With no NAME on a terminal, lists the apps and asks which to enable."
     ),
     act=_enable,
-    options=_wait_option,
-    attached_only={"--wait": DEFAULT_TIMEOUT},
+    options=_wait_options,
+    check_options=_check_wait_options,
     then=_wait_for,
 )
 DISSITE = SiteCommand(
@@ -240,10 +251,14 @@ def query_parser():
     return parser
 
 
-def _parse(parser, argv):
-    """Parse ARGV; a usage error (or --help) gives its exit status instead of raising."""
+def _parse(parser, argv, check_options=None):
+    """Parse ARGV, then CHECK_OPTIONS(parser, args) if given; a usage error (or --help) gives
+    its exit status instead of raising."""
     try:
-        return parser.parse_args(argv), None
+        args = parser.parse_args(argv)
+        if check_options:
+            check_options(parser, args)
+        return args, None
     except SystemExit as stop:
         return None, stop.code if isinstance(stop.code, int) else EXIT_USAGE
 
@@ -266,21 +281,12 @@ def _ask(verb, choices, stdin, stdout):
     return line.split()
 
 
-def attach_defaults(argv, attached_only):
-    """ARGV with each bare OPTION of ATTACHED_ONLY (before any `--`) read as OPTION=DEFAULT."""
-    end = argv.index("--") if "--" in argv else len(argv)
-    return [
-        f"{arg}={attached_only[arg]}" if arg in attached_only and i < end else arg
-        for i, arg in enumerate(argv)
-    ]
-
-
 def run_site_command(command, argv=None, stdin=None, stdout=None):
     """uwsgi-ensite or uwsgi-dissite, as COMMAND says; returns the exit status."""
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     argv = sys.argv[1:] if argv is None else argv
     parser = site_parser(command)
-    args, status = _parse(parser, attach_defaults(argv, command.attached_only))
+    args, status = _parse(parser, argv, command.check_options)
     if args is None:
         return status
     confdir = paths.confdir(args.confdir)

@@ -64,7 +64,7 @@ def log_fds(m, pid):
 def test_logrotate_service_reopens_every_log(machine):
     machine.run("printf '[uwsgi]\\nmodule = wsgiref.simple_server:demo_app\\nchdir = /srv\\n'"
                 " > /etc/uwsgi/apps-available/app1.ini")
-    assert "App app1 is up" in machine.out("uwsgi-ensite --wait=10 app1")
+    assert "App app1 is up" in machine.out("uwsgi-ensite --wait app1")
     master, *workers = vassal_pids(machine, "app1")
     # logrotate's state says the logs were last rotated long ago: today's run rotates them.
     machine.run("printf 'logrotate state -- version 2\\n"

@@ -70,7 +70,7 @@ def test_apps_up_and_secret_in_place(machine):
         machine.run(f"printf '{SECRET_TEXT}' > {secret(attack)} && chmod 0600 {secret(attack)}")
     for name in ("app1", "app2"):
         machine.run(f"cat > /etc/uwsgi/apps-available/{name}.ini", input=APP_INI)
-        assert "is up" in machine.out(f"uwsgi-ensite --wait=10 {name}")
+        assert "is up" in machine.out(f"uwsgi-ensite --wait {name}")
     assert [secret_state(machine, attack) for attack in SECRETS] == [UNTOUCHED] * len(SECRETS)
 
 
@@ -216,7 +216,7 @@ def test_forged_stats_socket_does_not_fool_wait(machine):
                          "/run/uwsgi/app1.sock")
     try:
         assert fake.stdout.readline().strip() == "listening 2"  # not in /run/uwsgi-emperor
-        wait = machine.run("uwsgi-ensite --wait=2 app1", check=False)
+        wait = machine.run("uwsgi-ensite --wait --timeout=2 app1", check=False)
         assert wait.returncode != 0
         assert "no emperor running" in wait.stderr
     finally:

@@ -101,7 +101,7 @@ def machine(suite, deb_path, tmp_path_factory):
             m.run("cat > /srv/webapp/webapp.py", input=WEBAPP)
             m.run("printf '[uwsgi]\\nchdir = /srv/webapp\\nmodule = webapp:application\\n'"
                   " > /etc/uwsgi/apps-available/webapp.ini")
-            assert "is up" in m.out("uwsgi-ensite --wait=10 webapp")
+            assert "is up" in m.out("uwsgi-ensite --wait webapp")
             yield m
     finally:
         root.discard()
@@ -174,7 +174,7 @@ def test_symlink_over_the_pid_file_path_truncates_nothing(machine):
         f"for p in /run/uwsgi/emperor.pid /run/uwsgi-emperor/emperor.pid; do "
         f"ln -s {SECRET} $p.new && mv -fT $p.new $p; ln -sf {SECRET} $p; done'", check=False)
     machine.run("systemctl restart uwsgi-emperor")
-    assert "is up" in machine.out("uwsgi-ensite --wait=10 webapp")
+    assert "is up" in machine.out("uwsgi-ensite --wait webapp")
     assert machine.out(f"stat -c '%U:%G %a' {SECRET}") == "root:root 600"
     assert machine.out(f"cat {SECRET}") == SECRET_TEXT
     assert "Permission denied" in attack.stderr

@@ -79,7 +79,7 @@ def test_systemd_analyze_verify(machine):
 def test_app_served_as_www_data(machine):
     machine.run("printf '[uwsgi]\\nmodule = wsgiref.simple_server:demo_app\\nchdir = /srv\\n'"
                 " > /etc/uwsgi/apps-available/app1.ini")
-    out = machine.out("uwsgi-ensite --wait=10 app1")
+    out = machine.out("uwsgi-ensite --wait app1")
     assert "App app1 is up" in out
     assert machine.out("stat -c '%U:%G %a' /run/uwsgi/app1.sock") == "www-data:www-data 660"
     [(master, workers)] = settled_vassal(machine, "app1").items()
@@ -93,7 +93,7 @@ def test_reload_is_graceful_per_vassal(machine):
     machine.run("systemctl reload uwsgi-emperor")
     stack.wait_for(lambda: "reload the uwsgi instance app1.ini" in machine.out(
         "cat /var/log/uwsgi/emperor.log"), 10)
-    machine.run("uwsgi-ensite --wait=10 app1")
+    machine.run("uwsgi-ensite --wait app1")
     after = settled_vassal(machine, "app1")
     # Same Emperor, same vassal master (its socket never closed), new workers.
     assert emperor_pids(machine) == emperor
@@ -107,7 +107,7 @@ def test_restart_replaces_the_emperor(machine):
     machine.run("systemctl restart uwsgi-emperor")
     # restart returns once the new Emperor said it is ready (Type=notify).
     assert emperor_pids(machine) not in (emperor, "0")
-    assert "App app1 is up" in machine.out("uwsgi-ensite --wait=10 app1")
+    assert "App app1 is up" in machine.out("uwsgi-ensite --wait app1")
 
 
 def test_stop_leaves_no_process_and_start_recreates_run_dir(machine):
@@ -119,4 +119,4 @@ def test_stop_leaves_no_process_and_start_recreates_run_dir(machine):
     machine.run("rm -rf /run/uwsgi")
     machine.run("systemctl start uwsgi-emperor")
     assert machine.out("stat -c '%U:%G %a' /run/uwsgi") == "root:www-data 1775"
-    assert "App app1 is up" in machine.out("uwsgi-ensite --wait=10 app1")
+    assert "App app1 is up" in machine.out("uwsgi-ensite --wait app1")

@@ -64,7 +64,7 @@ def machine(suite, deb_path, tmp_path_factory):
                   "nginx -t -q && systemctl reload nginx")
             m.run("printf '[uwsgi]\\nchdir = /srv/app1\\nmodule = app\\n' "
                   "> /etc/uwsgi/apps-available/app1.ini")
-            assert "App app1 is up" in m.out("uwsgi-ensite --wait=10 app1")
+            assert "App app1 is up" in m.out("uwsgi-ensite --wait app1")
             m.old_version = old_version
             m.old_deb = shlex.split(what)[0]  # prepare() puts the staged .deb first
             m.new_deb = new_deb

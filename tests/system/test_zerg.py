@@ -66,7 +66,7 @@ def test_zergs_come_under_load_and_go_when_idle(clean_root, machine, record):
           " && /etc/init.d/uwsgi-emperor restart")
     m.run("ln -s ../sites-available/plain ../sites-available/slow /etc/nginx/sites-enabled/")
     stack.start_nginx(m)
-    m.run("uwsgi-ensite -q --wait=10 plain slow")
+    m.run("uwsgi-ensite -q --wait plain slow")
     assert stack.get(m, "slow", "/seq/1") == (200, "slow 1\n")
     # No zerg before any load. Waited for, not sampled: on a busy machine the single worker
     # can be slow enough to make the first requests above call one in.

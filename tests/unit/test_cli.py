@@ -175,9 +175,15 @@ def test_confdir_and_statedir_options_win_over_the_environment(tree, capsys, tmp
     [
         ([], "uwsgi-ensite: error: no app named, and no terminal to ask on"),
         (["--bogus", "app1"], "uwsgi-ensite: error: unrecognized arguments: --bogus"),
-        (["--wait=abc", "app1"], "uwsgi-ensite: error: argument --wait: invalid number of seconds: 'abc'"),
-        (["--wait=0", "app1"],
-         "uwsgi-ensite: error: argument --wait: seconds must be more than 0 and less than a day: '0'"),
+        (["--wait", "--timeout=abc", "app1"],
+         "uwsgi-ensite: error: argument --timeout: invalid number of seconds: 'abc'"),
+        (["--wait", "--timeout", "0", "app1"],
+         "uwsgi-ensite: error: argument --timeout: seconds must be more than 0 and less than a day: '0'"),
+        (["--timeout=5", "app1"], "uwsgi-ensite: error: --timeout needs --wait"),
+        (["-n", "app1", "--timeout", "5"], "uwsgi-ensite: error: --timeout needs --wait"),
+        # The old spelling of a timeout: refused, never read as a wait of some other length.
+        (["--wait=5", "app1"], "uwsgi-ensite: error: argument --wait: ignored explicit argument '5'"),
+        (["--wait", "app1", "--timeout"], "uwsgi-ensite: error: argument --timeout: expected one argument"),
     ],
 )
 def test_usage_errors_exit_2(tree, capsys, argv, message):
@@ -235,7 +241,7 @@ def emperor_stats(tree):
 def test_wait_succeeds_when_the_emperor_reports_the_vassal_accepting(tree, capsys, emperor_stats):
     emperor_stats["vassals"] = [{"id": "app1.ini", "pid": 1, "ready": 1, "accepting": 1}]
     tree.add("app1")
-    assert ensite("--wait=5", "app1") == 0
+    assert ensite("--wait", "--timeout=5", "app1") == 0
     assert output(capsys) == (
         f"Enabling app app1.\n{HINT}\nApp app1 is up (the emperor reports it accepting requests).\n",
         "",
@@ -251,7 +257,7 @@ def test_wait_succeeds_when_the_app_socket_accepts(tree, capsys):
     with socket.socket(socket.AF_UNIX) as listener:
         listener.bind(str(run / "app1.sock"))
         listener.listen(1)
-        assert ensite("-q", "--wait=5", "app1") == 0
+        assert ensite("-q", "--wait", "--timeout", "5", "app1") == 0
     assert output(capsys) == ("", "")
 
 
@@ -276,7 +282,7 @@ def test_wait_failure_shows_the_end_of_the_app_log(tree, capsys, emperor_stats):
     log.mkdir()
     (log / "app1.log").write_text("".join(f"line {i}\n" for i in range(1, 31)))
     tree.add("app1")
-    assert ensite("--wait=0.3", "app1") == 1
+    assert ensite("--wait", "--timeout=0.3", "app1") == 1
     out, err = output(capsys)
     assert out == f"Enabling app app1.\n{HINT}\n"
     run = tree.root / "run"
@@ -540,16 +546,20 @@ def test_wait_stops_at_the_first_app_when_no_emperor_runs(tree, capsys):
 
 
 @pytest.mark.parametrize(
-    "argv, parsed",
+    "argv, names, wait, timeout",
     [
-        (["--wait", "app1"], ["--wait=10.0", "app1"]),
-        (["app1", "--wait"], ["app1", "--wait=10.0"]),
-        (["--wait=3", "app1"], ["--wait=3", "app1"]),
-        (["-q", "--", "--wait"], ["-q", "--", "--wait"]),  # after --, a name
+        (["--wait", "app1"], ["app1"], True, None),  # app1 is an app, never a number of seconds
+        (["app1", "--wait"], ["app1"], True, None),
+        (["--wait", "--timeout", "3", "app1", "app2"], ["app1", "app2"], True, 3.0),
+        (["--timeout=0.5", "app1", "--wait"], ["app1"], True, 0.5),
+        (["-q", "--", "--wait"], ["--wait"], False, None),  # after --, a name
+        (["app1"], ["app1"], False, None),
     ],
 )
-def test_a_bare_wait_means_the_default_and_never_takes_the_next_word(argv, parsed):
-    assert cli.attach_defaults(argv, cli.ENSITE.attached_only) == parsed
+def test_wait_is_a_flag_and_timeout_its_length(argv, names, wait, timeout):
+    args, status = cli._parse(cli.ensite_parser(), argv, cli.ENSITE.check_options)
+    assert status is None
+    assert (args.names, args.wait, args.timeout) == (names, wait, timeout)
 
 
 def test_dissite_has_no_wait(tree, capsys):

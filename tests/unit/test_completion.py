@@ -69,21 +69,27 @@ def test_confdir_option_wins_over_the_environment(confdir, tmp_path):
 
 def test_options(confdir):
     assert complete(["uwsgi-dissite", "--p"], confdir) == ["--purge"]
-    assert complete(["uwsgi-ensite", "--w"], confdir) == ["--wait", "--wait="]
+    assert complete(["uwsgi-ensite", "--w"], confdir) == ["--wait"]
+    assert complete(["uwsgi-ensite", "--t"], confdir) == ["--timeout"]
     assert complete(["uwsgi-query", "-"], confdir) == ["-l", "--list", "-q", "--quiet", "--confdir", "--statedir", "-h", "--help"]
+
+
+def test_no_app_names_where_seconds_go(confdir):
+    assert complete(["uwsgi-ensite", "--wait", "--timeout", ""], confdir) == []
+    after = complete(["uwsgi-ensite", "--wait", "--timeout", "5", ""], confdir)
+    assert after == ["app1", "app2", "blog", "shop"]
 
 
 def test_nothing_to_offer_without_a_confdir(tmp_path):
     assert complete(["uwsgi-ensite", ""], tmp_path / "missing") == []
 
 
-PARSERS = [(c.prog, lambda c=c: cli.site_parser(c), c.attached_only) for c in cli.SITE_COMMANDS.values()]
-PARSERS.append(("uwsgi-query", cli.query_parser, {}))
+PARSERS = [(c.prog, lambda c=c: cli.site_parser(c)) for c in cli.SITE_COMMANDS.values()]
+PARSERS.append(("uwsgi-query", cli.query_parser))
 
 
-@pytest.mark.parametrize("prog, parser, attached_only", PARSERS, ids=[p[0] for p in PARSERS])
-def test_options_offered_are_the_parsers(confdir, prog, parser, attached_only):
-    # An option added to a command's parser (or its SiteCommand row) must be completed too.
+@pytest.mark.parametrize("prog, parser", PARSERS, ids=[p[0] for p in PARSERS])
+def test_options_offered_are_the_parsers(confdir, prog, parser):
+    # An option added to a command's parser must be completed too.
     options = {s for action in parser()._actions for s in action.option_strings}
-    attached = {f"{option}=" for option in attached_only}
-    assert set(complete([prog, "-"], confdir)) == options | attached
+    assert set(complete([prog, "-"], confdir)) == options

@@ -150,7 +150,7 @@ def test_exec_ini_runs_nothing_in_any_mode(tree, uwsgi, capsys):
     assert inicheck.check(str(path)) == message
     assert inicheck.get_option(str(path), "chdir") is None
     before = tree.snapshot()
-    for argv in (["-n", "app1"], ["app1"], ["--wait=0.2", "app1"], ["-n", "--wait", "app1"]):
+    for argv in (["-n", "app1"], ["app1"], ["--wait", "--timeout=0.2", "app1"], ["-n", "--wait", "app1"]):
         assert cli.ensite_main(argv, stdin=io.StringIO("")) == 1
         assert capsys.readouterr() == ("", f"uwsgi-ensite: error: app app1: {path}: {message}\n")
         assert tree.snapshot() == before
@@ -159,7 +159,7 @@ def test_exec_ini_runs_nothing_in_any_mode(tree, uwsgi, capsys):
     run = tree.root / "run"
     run.mkdir()
     (run / "emperor.pid").write_text(f"{os.getpid()}\n")
-    assert cli.ensite_main(["--wait=0.2", "app1"], stdin=io.StringIO("")) == 1
+    assert cli.ensite_main(["--wait", "--timeout=0.2", "app1"], stdin=io.StringIO("")) == 1
     assert not marker.exists()
 
 
