@@ -10,23 +10,35 @@ from . import wrk
 from .log import say
 from .stats import median, ratio
 
+import collections
+
 APPS = ("hello", "slow")
+
+
+# A variant is this package's uwsgi serving the hello app exactly as its Emperor runs a vassal,
+# with the vassal defaults passed through a shell filter: the before/after of one package
+# default, measured in every round beside the package as it ships. Started by
+# systems.start_variant().
+Variant = collections.namedtuple("Variant", "app edit label")
+VARIANTS = {
+    # touch-logreopen, the rotation mechanism before issue 14: it turns on uWSGI's log
+    # master, every log line goes through the master.
+    "ours_log_master": Variant("hellolm", "sed '$a touch-logreopen = /var/lib/uwsgi-emperor/logrotate.trigger'",
+                               "this package with the log master (touch-logreopen)"),
+    # threads = 2, 2.0.31-2's default (for reloads that lose nothing, before the SIGHUP patch).
+    "ours_threads2": Variant("hellot2", "sed '$a threads = 2'",
+                             "this package with two threads a worker (2.0.31-2's default)"),
+}
 # system -> (root it runs in, Host header); the ceiling is nginx answering by itself.
 SYSTEMS = {
     "ours": ("ours", "{app}.test"),
     "debian": ("debian", "{app}.test"),
     "gunicorn": ("debian", "{app}.gunicorn"),
     "ceiling": ("ours", "ceiling.test"),
-    # The package's vassal defaults plus touch-logreopen, the rotation mechanism before issue
-    # 14 (it turns on uWSGI's log master: every log line goes through the master), hello app
-    # only: the before/after of that default. Started by systems.start_variant() the way the
-    # Emperor starts a vassal.
-    "ours_log_master": ("ours", "hellolm.test"),
+    **{name: ("ours", f"{v.app}.test") for name, v in VARIANTS.items()},
 }
-# variant -> (its app name, the shell filter that makes its defaults from the package's)
-VARIANTS = {
-    "ours_log_master": ("hellolm", "sed '$a touch-logreopen = /var/lib/uwsgi-emperor/logrotate.trigger'"),
-}
+LABELS = {"ours": "this package", "debian": "Debian's uWSGI", "gunicorn": "gunicorn",
+          "ceiling": "nginx ceiling", **{name: v.label for name, v in VARIANTS.items()}}
 
 
 def _one(sides, system, app, conns, seconds):
@@ -35,8 +47,8 @@ def _one(sides, system, app, conns, seconds):
 
 
 def run(sides, scale):
-    for app, edit in VARIANTS.values():
-        sides["ours"].start_variant(app, "hello", edit)
+    for v in VARIANTS.values():
+        sides["ours"].start_variant(v.app, "hello", v.edit)
     say("figure 1: warming up every system")
     for system in SYSTEMS:
         for app in APPS if system not in VARIANTS else ("hello",):
@@ -55,8 +67,8 @@ def run(sides, scale):
                     say(f"figure 1 round {rnd + 1}/{scale.rounds}: {app:5} c={conns:<3} {system:8} "
                         f"{r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:8.2f} ms"
                         + (f"  {r['errors']} errors" if r["errors"] else ""))
-    for app, _ in VARIANTS.values():
-        sides["ours"].stop_variant(app)
+    for v in VARIANTS.values():
+        sides["ours"].stop_variant(v.app)
     result = {}
     for app in APPS:
         for conns in scale.connections:

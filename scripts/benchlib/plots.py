@@ -5,10 +5,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .fig_throughput import VARIANTS  # noqa: E402
+
 LABELS = {"ours": "this package (uWSGI 2.0.31)", "debian": "Debian's uWSGI",
           "gunicorn": "gunicorn (sync)", "ceiling": "nginx return 200 (ceiling)",
-          "ours_log_master": "this package with the log master (touch-logreopen)"}
-STYLE = {"ours": "o-", "debian": "s-", "gunicorn": "^-", "ceiling": "k--", "ours_log_master": "o:"}
+          **{name: v.label for name, v in VARIANTS.items()}}
+# The variants: this package's marker, dotted then dash-dotted.
+STYLE = {"ours": "o-", "debian": "s-", "gunicorn": "^-", "ceiling": "k--",
+         **{name: style for name, style in zip(VARIANTS, ("o:", "o-."))}}
 
 
 def _per_connections(results, key, fname, ylabel, logy, out):

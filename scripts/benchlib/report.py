@@ -4,11 +4,11 @@ hand in bench/findings.md (kept across runs; it names the run it was written for
 
 import os
 
+from . import fig_throughput
 from .config import REPO
 
-SYSTEMS = ("ours", "debian", "gunicorn", "ceiling", "ours_log_master")
-NAMES = {"ours": "this package", "debian": "Debian's uWSGI", "gunicorn": "gunicorn", "ceiling": "nginx ceiling",
-         "ours_log_master": "this package with the log master (touch-logreopen)"}
+SYSTEMS = tuple(fig_throughput.SYSTEMS)
+NAMES = fig_throughput.LABELS
 FINDINGS = REPO / "bench" / "findings.md"
 
 
