@@ -251,11 +251,19 @@ def query_parser():
     return parser
 
 
-def _parse(parser, argv, check_options=None):
+def _parse(parser, argv, check_options=None, intermixed=False):
     """Parse ARGV, then CHECK_OPTIONS(parser, args) if given; a usage error (or --help) gives
-    its exit status instead of raising."""
+    its exit status instead of raising. INTERMIXED: options may sit between the names
+    (`uwsgi-ensite app1 -q app2`, as a2ensite's getopt allows)."""
     try:
-        args = parser.parse_args(argv)
+        if intermixed:
+            # Python 3.11's parse_intermixed_args reads an option after `--` as an option:
+            # what follows `--` is names, whatever they look like.
+            end = argv.index("--") if "--" in argv else len(argv)
+            args = parser.parse_intermixed_args(argv[:end])
+            args.names += argv[end + 1:]
+        else:
+            args = parser.parse_args(argv)
         if check_options:
             check_options(parser, args)
         return args, None
@@ -286,7 +294,7 @@ def run_site_command(command, argv=None, stdin=None, stdout=None):
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     argv = sys.argv[1:] if argv is None else argv
     parser = site_parser(command)
-    args, status = _parse(parser, argv, command.check_options)
+    args, status = _parse(parser, argv, command.check_options, intermixed=True)
     if args is None:
         return status
     confdir = paths.confdir(args.confdir)

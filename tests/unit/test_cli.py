@@ -554,10 +554,12 @@ def test_wait_stops_at_the_first_app_when_no_emperor_runs(tree, capsys):
         (["--timeout=0.5", "app1", "--wait"], ["app1"], True, 0.5),
         (["-q", "--", "--wait"], ["--wait"], False, None),  # after --, a name
         (["app1"], ["app1"], False, None),
+        (["app1", "--wait", "app2"], ["app1", "app2"], True, None),  # options between names
+        (["app1", "--timeout", "2", "app2", "--wait"], ["app1", "app2"], True, 2.0),
     ],
 )
 def test_wait_is_a_flag_and_timeout_its_length(argv, names, wait, timeout):
-    args, status = cli._parse(cli.ensite_parser(), argv, cli.ENSITE.check_options)
+    args, status = cli._parse(cli.ensite_parser(), argv, cli.ENSITE.check_options, intermixed=True)
     assert status is None
     assert (args.names, args.wait, args.timeout) == (names, wait, timeout)
 
