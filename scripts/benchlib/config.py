@@ -23,7 +23,7 @@ class Scale:
 
 
 SCALES = {
-    "full": Scale("full", rounds=3, seconds=4, connections=(1, 16, 64), ensite_trials=20,
+    "full": Scale("full", rounds=5, seconds=4, connections=(1, 16, 64), ensite_trials=20,
                   zerg_seconds=15, zerg_idle=30, vassals=(1, 10, 100), idle_seconds=60,
                   ensite_q_trials=20, build=True),
     "tiny": Scale("tiny", rounds=1, seconds=1, connections=(1, 16), ensite_trials=2,
@@ -55,6 +55,11 @@ def out_dir(s, suite):
     else:
         default = REPO / "bench" / ("" if suite == PUBLISHED_SUITE else suite)
     return pathlib.Path(os.environ.get("BENCH_OUT", default))
+
+
+def publishes(s):
+    """A full run into bench/ (not BENCH_OUT): it updates BENCHMARKS.md."""
+    return s.name == "full" and "BENCH_OUT" not in os.environ
 
 
 def report_path(s, out, suite):

@@ -4,6 +4,8 @@ hand in bench/findings.md (kept across runs; it names the run it was written for
 
 import os
 
+from testbed import suites
+
 from . import fig_throughput
 from .config import REPO
 
@@ -54,6 +56,44 @@ def throughput_tables(results):
     return "\n\n".join(out)
 
 
+def headline(results):
+    """Where this package stands on the hello app (every request logged): its requests/s and
+    p99 against Debian's uWSGI, gunicorn and the nginx ceiling, as ours/theirs (the median of
+    the per-round ratios: >1 means ours serves more, or waits longer for its p99)."""
+    cells = results.get("throughput", {}).get("hello")
+    if not cells:
+        return ""
+    rows = []
+    for conns in sorted(cells, key=int):
+        c = cells[conns]
+        ours = c["ours"]
+
+        def ours_over(system):
+            r = c[system]["rps_ratio_to_ours"]
+            return f"{1 / r:.2f}x" if r else "n/a"
+
+        def p99_over(system):
+            r = c[system]["p99_ratio_to_ours"]
+            return f"{1 / r:.2f}x" if r else "n/a"
+        rows.append([conns, _f(ours["rps"]), ours_over("debian"), p99_over("debian"), ours_over("gunicorn"),
+                     ours_over("ceiling")])
+    return _table(["conns", "our req/s", "req/s vs Debian's uWSGI", "p99 vs Debian's",
+                   "req/s vs gunicorn", "req/s vs nginx ceiling"], rows)
+
+
+def suite_summary(results):
+    """A section for another suite's run: its headline and figure 1 (BENCHMARKS.md shows every
+    suite measured; the whole report of that suite is beside its results.json)."""
+    suite, v = results.get("suite", "?"), results.get("versions", {})
+    m = results["machine"]
+    return (f"## Debian {suites.suite(suite).debian} ({suite}): this package {v.get('ours', '?')} vs "
+            f"Debian's uWSGI {v.get('debian', '?')}\n\n"
+            f"Run {results['date']}, commit {results['commit']}, load average before the run "
+            f"{m['loadavg_before']}; Python {v.get('python', '?')}, nginx {v.get('nginx', '?')}. "
+            f"Whole report: [bench/{suite}/BENCHMARKS.md](bench/{suite}/BENCHMARKS.md).\n\n"
+            + headline(results) + "\n\n" + throughput_tables(results))
+
+
 def losses(results):
     """Sentences naming every figure where ours is worse than Debian's or gunicorn (>5 %)."""
     found = []
@@ -92,7 +132,8 @@ def losses(results):
     return found
 
 
-def write(results, md, out, pngs):
+def write(results, md, out, pngs, others=()):
+    """The report of RESULTS into MD; OTHERS: other suites' results, summarised after it."""
     m, v = results["machine"], results.get("versions", {})
     suite = results.get("suite", "bookworm")  # runs before suites were measured: bookworm
     png = {p.name: _rel(p, md) for p in pngs}
@@ -140,6 +181,11 @@ Reproduce: `make bench SUITE={suite}` (as root, on Debian 12 or 13; installs wha
 about 20 minutes). `BENCH_SCALE=tiny scripts/bench` is the quick smoke run.
 """]
     if "throughput" in results:
+        # First thing after the introduction.
+        intro, rest = parts[0].split("## Machine and run", 1)
+        parts[0] = (intro + "## Where this package stands (hello app, every request logged)\n\n"
+                    "Ours over theirs, the median of per-round ratios (section 1 has every figure):\n\n"
+                    + headline(results) + "\n\n## Machine and run" + rest)
         parts.append("## 1. Requests/s and latency\n\n" + throughput_tables(results))
         parts.append(f"![requests/s]({png['throughput.png']})\n\n![p99 latency]({png['latency-p99.png']})")
     if "ensite" in results:
@@ -198,6 +244,8 @@ the emperor alone and by all uWSGI processes. gunicorn: n/a (no emperor).
                 ["`make deb` again, nothing changed (s)", _f(p["make_deb_nothing_changed_s"], 2), "n/a"]]
         parts.append("## 5. The package\n\n" + _table(["", NAMES["ours"], "Debian (uwsgi-core + uwsgi-plugin-python3 + uwsgi-emperor)"], rows)
                      + f"\n\nDebian's packages: {deb_pkgs}.")
+    for other in others:
+        parts.append(suite_summary(other))
     lost = losses(results)
     parts.append("## Where this package loses\n\n" + ("\n".join(f"- {x}" for x in lost) if lost else
                                                        "Nowhere by more than 5 % in this run."))
