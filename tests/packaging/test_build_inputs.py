@@ -115,3 +115,21 @@ def test_prepare_tree_gives_the_suite_its_version(tmp_path, monkeypatch):
         assert oct(st.st_mode & 0o7777) in ("0o644", "0o755"), path
     assert os.access(tree / "scripts/build-deb", os.X_OK)
     assert not os.access(tree / "setup.py", os.X_OK)
+
+
+def test_uwsgi_patches_are_listed_and_described():
+    """debian/uwsgi/patches: what install-uwsgi applies to uWSGI's sdist. Every patch is in the
+    series (a forgotten one would silently not be applied), and each carries the DEP-3 fields
+    an admin reads to know why the package's uWSGI differs from upstream's."""
+    patches = ROOT / "debian/uwsgi/patches"
+    series = [line for line in (patches / "series").read_text().splitlines()
+              if line and not line.startswith("#")]
+    assert sorted(series) == sorted(p.name for p in patches.glob("*.patch"))
+    for name in series:
+        header = (patches / name).read_text().split("\n---", 1)[0]
+        fields = {line.split(":", 1)[0] for line in header.splitlines() if line[:1].isalpha()}
+        assert {"Description", "Author", "Forwarded", "Last-Update"} <= fields, name
+    # The sdist they apply to is pinned with its hash, like requirements.txt.
+    source = (ROOT / "debian/uwsgi/source.txt").read_text()
+    assert "uWSGI==2.0.31 \\\n    --hash=sha256:" in source
+    assert "uWSGI==" not in (ROOT / "requirements.txt").read_text()
