@@ -17,8 +17,11 @@ ifdef MAINTAINER
 export MAINTAINER
 endif
 # Everything that goes into the .deb: a change to any of them rebuilds it, nothing else does.
+# The build roots are the testbed's (scripts/buildroot.py imports it): its files count too.
 BUILD_SCRIPTS := scripts/build-deb scripts/build-helper-deb scripts/buildroot.py \
-                 scripts/projectinfo.py scripts/suites.tsv
+                 scripts/projectinfo.py scripts/suites.tsv \
+                 testbed/__init__.py testbed/aptsources.py testbed/roots.py testbed/nsinit.py \
+                 testbed/shell.py testbed/suites.py
 DEB_INPUTS := $(shell find debian src etc -type f ! -path '*/__pycache__/*' ! -name '*.pyc') \
               setup.py requirements.txt README.md $(BUILD_SCRIPTS)
 

@@ -1,23 +1,24 @@
-"""Clean build roots for `make deb` and `make helper-deb` (imported by scripts/build-deb and
-scripts/build-helper-deb).
+"""Clean build roots for `make deb` and `make helper-deb` (imported by scripts/build-deb,
+scripts/build-helper-deb and scripts/lint-deb): what is build-specific. The roots
+themselves are the testbed's (testbed/aptsources.py, testbed/roots.py), as the tests' are.
 
-- root_dir(suite): a root of SUITE made by mmdebstrap from the host's own Debian mirror
-  (the host's apt sources with its codename replaced by SUITE), with build-essential, the
-  Build-Depends of debian/control, stdeb's tools and lintian installed. Cached in
-  .cache/build-roots/<suite>-<hash>/, named by a hash of everything that goes into it, so
-  the second build fetches nothing from Debian and a changed Build-Depends makes a new root.
+- root_dir(suite): a root of SUITE made by roots.mmdebstrap() from the host's own Debian
+  mirror (aptsources.sources()), with build-essential, the Build-Depends of debian/control,
+  stdeb's tools and lintian installed. Cached in .cache/build-roots/<suite>-<hash>/, named by
+  roots.recipe_hash() of everything that goes into it, so the second build fetches nothing
+  from Debian and a changed Build-Depends makes a new root.
 - copy_tree(dest): the one copy of the checkout a build starts from (git's files, with
   normalised modes and mtimes, so a clone's umask and checkout time do not reach a build).
-- BuildRoot: a writable overlay on the cached root (nothing to unpack or copy); run()
-  executes a shell command chrooted into it, in private pid and mount namespaces
-  (everything dies with it, nothing stays mounted on the host).
+- BuildRoot: a writable overlay on the cached root (roots.Root.overlay: nothing to unpack or
+  copy); run() starts a roots.Machine on it (private pid, mount, uts and ipc namespaces,
+  nsinit.py as PID 1: everything dies with it, nothing stays mounted on the host) and
+  executes a shell command there in the fixed build environment ROOT_ENV.
 
 The build runs at a FIXED path in the root (/build/<source>-<upstream>), as sbuild does,
 so no path of the caller's checkout can reach the packages.
 """
 
 import datetime
-import hashlib
 import os
 import pathlib
 import shlex
@@ -29,6 +30,11 @@ import tempfile
 import projectinfo
 
 TOP = projectinfo.TOP
+# The testbed is a top-level package of the checkout (the scripts put only scripts/ on
+# sys.path).
+if str(TOP) not in sys.path:
+    sys.path.insert(1, str(TOP))
+from testbed import aptsources, roots  # noqa: E402
 # make repro's clones share the caller's roots (they are named by their content).
 CACHE = pathlib.Path(os.environ.get("UWSGI_EMPEROR_ROOT_CACHE") or TOP / ".cache" / "build-roots")
 # Bump when the recipe below changes in a way the hash cannot see.
@@ -68,61 +74,7 @@ def die(prog, message):
     sys.exit(1)
 
 
-# --- the host's Debian mirror, for another suite -------------------------------------------
-
-def _source_entries(path):
-    """(uris, suites, components, signed_by) of each deb entry in one apt sources file."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".sources":
-        for stanza in text.split("\n\n"):
-            fields = {}
-            for line in stanza.splitlines():
-                if line.startswith("#") or ":" not in line or line[:1].isspace():
-                    continue
-                key, value = line.split(":", 1)
-                fields[key.strip().lower()] = value.split()
-            if "deb" in fields.get("types", []) and fields.get("enabled", ["yes"]) != ["no"]:
-                yield (fields.get("uris", []), fields.get("suites", []),
-                       fields.get("components", []), " ".join(fields.get("signed-by", [])))
-    else:
-        for line in text.splitlines():
-            words = line.split("#", 1)[0].split()
-            if words[:1] != ["deb"]:
-                continue
-            options, signed_by = [], ""
-            if len(words) > 1 and words[1].startswith("["):
-                while words and not words[1].endswith("]"):
-                    options.append(words.pop(1))
-                options.append(words.pop(1))
-                for opt in " ".join(options).strip("[]").split():
-                    if opt.startswith("signed-by="):
-                        signed_by = opt.split("=", 1)[1]
-            yield [words[1]], [words[2]], words[3:], signed_by
-
-
-def mirror_lines(suite, host=None, etc=pathlib.Path("/etc/apt")):
-    """One-line apt sources for SUITE from the host's Debian entries (its codename replaced).
-
-    Entries of other repositories (suites not named after the host's codename) are left out.
-    """
-    host = host or projectinfo.host_suite()
-    files = [etc / "sources.list", *sorted((etc / "sources.list.d").glob("*"))]
-    lines = []
-    for path in files:
-        if path.suffix not in (".list", ".sources") or not path.is_file():
-            continue
-        for uris, suites, components, signed_by in _source_entries(path):
-            ours = [s for s in suites if s == host or s.startswith(host + "-")]
-            for uri in uris:
-                for s in ours:
-                    option = f"[signed-by={signed_by}] " if signed_by else ""
-                    lines.append(f"deb {option}{uri} {suite}{s[len(host):]} {' '.join(components)}")
-    if not any(f" {suite} " in line for line in lines):
-        raise SystemExit(f"buildroot: no Debian {host} entry in the host's apt sources to derive {suite}'s mirror from")
-    return lines
-
-
-# --- the root tarball ------------------------------------------------------------------------
+# --- the build root ---------------------------------------------------------------------------
 
 def build_depends(control=None):
     """debian/control's Build-Depends (and -Indep/-Arch) fields, verbatim: the cache key."""
@@ -143,14 +95,15 @@ def build_depends(control=None):
 def root_dir(suite, prog="build-deb"):
     """Path of the cached build root of SUITE (a directory, never written to: each build
     mounts an overlay on it); made with mmdebstrap when missing."""
-    sources = mirror_lines(suite)
-    key = hashlib.sha256("\n".join([RECIPE, suite, build_depends(), *EXTRA_PACKAGES, *sources])
-                         .encode()).hexdigest()[:12]
+    sources = aptsources.sources(suite)
+    key = roots.recipe_hash("\n".join([RECIPE, suite, build_depends(), *EXTRA_PACKAGES, *sources]))
     out = CACHE / f"{suite}-{key}"
     if out.is_dir():
         return out
     CACHE.mkdir(parents=True, exist_ok=True)
     for old in CACHE.glob(f"{suite}-*"):
+        if old.name.startswith(out.name):
+            continue  # this root's lock, or its .partial that another build is making
         # a root of an older recipe (or a build that was interrupted): never used again
         shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
     say(prog, f"making the {suite} build root (once; cached in {out})")
@@ -158,23 +111,13 @@ def root_dir(suite, prog="build-deb"):
         bd = pathlib.Path(tmp) / "bd" / "debian"
         bd.mkdir(parents=True)
         shutil.copy(TOP / "debian" / "control", bd / "control")
-        partial = out.with_name(out.name + ".partial")
-        cmd = ["mmdebstrap", "--mode=root", "--variant=buildd", "--quiet",
-               "--include=" + ",".join(EXTRA_PACKAGES),
-               "--customize-hook=mkdir -p \"$1/tmp/bd\"",
-               f"--customize-hook=copy-in {bd} /tmp/bd",
-               # apt reads Build-Depends from debian/control itself (versions, alternatives).
-               "--customize-hook=chroot \"$1\" apt-get build-dep -y -q /tmp/bd",
-               "--customize-hook=rm -rf \"$1/tmp/bd\"",
-               suite, str(partial), *sources]
-        proc = subprocess.run(cmd, env=HOST_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
-        if proc.returncode != 0:
-            shutil.rmtree(partial, ignore_errors=True)
-            sys.stderr.write(proc.stdout[-6000:])
-            die(prog, f"mmdebstrap could not make the {suite} build root")
-        partial.rename(out)
-    return out
+        hooks = ("--customize-hook=mkdir -p \"$1/tmp/bd\"",
+                 f"--customize-hook=copy-in {bd} /tmp/bd",
+                 # apt reads Build-Depends from debian/control itself (versions, alternatives).
+                 "--customize-hook=chroot \"$1\" apt-get build-dep -y -q /tmp/bd",
+                 "--customize-hook=rm -rf \"$1/tmp/bd\"")
+        return roots.mmdebstrap(suite, out, sources, variant="buildd", include=EXTRA_PACKAGES,
+                                options=hooks)
 
 
 # --- the tree a build starts from ------------------------------------------------------------
@@ -240,68 +183,50 @@ def changelog_epoch(top=TOP):
     return int(parsedate_to_datetime(projectinfo.changelog_top(top)[1]).timestamp())
 
 
-# --- running in an unpacked root -------------------------------------------------------------
-
-_SETUP = r"""
-set -e
-lower=$1 upper=$2 work=$3 r=$4; shift 4
-mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$r"
-mount -t proc -o nosuid,nodev,noexec proc "$r/proc"
-mount -t tmpfs -o mode=0755,nosuid tmpfs "$r/dev"
-for d in null zero full random urandom tty; do : > "$r/dev/$d"; mount --bind "/dev/$d" "$r/dev/$d"; done
-mkdir "$r/dev/shm" "$r/dev/pts"
-mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$r/dev/shm"
-ln -s /proc/self/fd "$r/dev/fd"
-mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$r/run"
-mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$r/tmp"
-exec chroot "$r" "$@"
-"""
-
+# --- running in a root ------------------------------------------------------------------------
 
 class BuildRoot:
-    """A writable view of a cached root: an overlay whose upper layer is build/<name>/upper.
+    """A writable view of a cached root: roots.Root.overlay() under build/<name>/.
 
-    `path` is that upper layer: what the host writes there (the tree to build) appears in
-    the root, and what the build writes lands there (the packages). close() removes it.
+    `path` is its upper layer: what the host writes there (the tree to build) appears in
+    the root, and what the build writes lands there (the packages). Each command runs in a
+    machine of its own, started and stopped around it, so the host only writes there while
+    no overlay is mounted. close() removes it all.
     """
 
     def __init__(self, lower, name, prog):
         self.prog = prog
-        self.lower = pathlib.Path(lower)
         self.top = TOP / "build" / name
         shutil.rmtree(self.top, ignore_errors=True)
-        self.path = self.top / "upper"
-        for d in (self.path / "etc", self.top / "work", self.top / "root"):
-            d.mkdir(parents=True)
+        suite = pathlib.Path(lower).name.rsplit("-", 1)[0]  # root_dir(): <suite>-<hash>
+        self.root = roots.Root.overlay(lower, self.top, suite)
+        self.path = self.root.upper
         # pip fetches the hash-pinned sources from PyPI: the root needs the host's resolver
-        # and trusts the CAs the host trusts (a network may intercept TLS with its own CA;
-        # the root only has Debian's bundle). Neither reaches the packages.
-        shutil.copyfile("/etc/resolv.conf", self.path / "etc" / "resolv.conf")
+        # (Root.overlay copies it) and trusts the CAs the host trusts (a network may
+        # intercept TLS with its own CA; the root only has Debian's bundle). Neither reaches
+        # the packages.
         self.env = {}
         if HOST_CA_BUNDLE.is_file():
             (self.path / ROOT_CA_BUNDLE.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(HOST_CA_BUNDLE, self.path / ROOT_CA_BUNDLE.lstrip("/"))
             self.env["PIP_CERT"] = ROOT_CA_BUNDLE
 
-    def argv(self, command, env=None):
-        """The host command that runs COMMAND (sh) in the root, as root, umask 022."""
-        inner = dict(ROOT_ENV, **self.env, **(env or {}))
-        return ["unshare", "--fork", "--pid", "--mount", "--uts", "--ipc",
-                "/bin/sh", "-c", _SETUP, "setup",
-                *(str(p) for p in (self.lower, self.path, self.top / "work", self.top / "root")),
-                "/usr/bin/env", "-i", *(f"{k}={v}" for k, v in inner.items()),
-                "/bin/sh", "-c", "umask 022; " + command]
+    def _run(self, command, env, **kw):
+        """COMMAND (sh) in a machine of the root, as root, umask 022, in ROOT_ENV alone;
+        stdin is /dev/null. The CompletedProcess."""
+        with roots.Machine(self.root, net=False) as machine:
+            return subprocess.run(machine.argv("umask 022; " + command),
+                                  env=dict(ROOT_ENV, **self.env, **(env or {})),
+                                  stdin=subprocess.DEVNULL, **kw)
 
     def out(self, command, env=None):
         """Run COMMAND in the root; the CompletedProcess, stdout and stderr captured (text)."""
-        return subprocess.run(self.argv(command, env), env=HOST_ENV, capture_output=True,
-                              text=True, stdin=subprocess.DEVNULL)
+        return self._run(command, env, capture_output=True, text=True)
 
     def run(self, command, log, env=None):
         """Run COMMAND in the root with its output to LOG; True when it passed."""
         with open(log, "w") as out:
-            proc = subprocess.run(self.argv(command, env), env=HOST_ENV, stdout=out,
-                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            proc = self._run(command, env, stdout=out, stderr=subprocess.STDOUT)
         return proc.returncode == 0
 
     def must(self, command, log, what, env=None):

@@ -1,8 +1,9 @@
-"""PID 1 of a test root's namespaces (run by the host's python under unshare).
+"""PID 1 of a root's namespaces (run by the host's python under unshare).
 
 Usage: nsinit.py ROOT [HOSTDIR:ROOTDIR ...]
 
-Sets up the root's mounts inside the private mount namespace (so they vanish with it),
+Mounts NSINIT_OVERLAY's overlay (mount options) at ROOT when set, then the root's /proc,
+/dev, /run and the binds inside the private mount namespace (so they vanish with it),
 brings `lo` up in the private network namespace, chroots into ROOT, prints "ready" and
 then reaps every orphan until SIGTERM. Reaping matters: daemons double-fork and end up
 as our children, and an unreaped zombie still answers `kill -0`, which would make the
@@ -52,6 +53,12 @@ def loopback_up():
 
 def main():
     root, binds = sys.argv[1], sys.argv[2:]
+    if os.environ.get("NSINIT_OVERLAY"):
+        # An overlay root (roots.Root.overlay): its files appear at ROOT in here only.
+        mount("-t", "overlay", "overlay", "-o", os.environ["NSINIT_OVERLAY"], root)
+    # Our own /proc, after the overlay (which would hide one mounted before it): it shows
+    # the private pid namespace.
+    mount("-t", "proc", "-o", "nosuid,nodev,noexec", "proc", os.path.join(root, "proc"))
     setup_dev(root)
     # /run is a tmpfs on every Debian system: empty at boot.
     mount("-t", "tmpfs", "-o", "mode=0755,nosuid,nodev", "tmpfs", os.path.join(root, "run"))

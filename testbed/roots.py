@@ -4,7 +4,8 @@
   host's sources with their suite names replaced: any host can make any suite's root), cached
   under .cache/roots/ and rebuilt when missing (its name carries a hash of the recipe, so a
   changed recipe builds a new one).
-- Root: one unpacked copy. Root.machine(net=...) starts a long-lived set of namespaces
+- Root: one unpacked copy (or an overlay on a root directory, as the build roots of
+  scripts/buildroot.py use it). Root.machine(net=...) starts a long-lived set of namespaces
   (pid, mount, and with net=True a network namespace with only `lo`) whose PID 1 is
   nsinit.py, chrooted into the root; Machine.run() runs a shell command in there.
   Everything mounted or started inside dies with PID 1, and Machine.stop() checks that.
@@ -18,14 +19,15 @@ import fcntl
 import hashlib
 import os
 import pathlib
-import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
+from . import aptsources
 from .shell import ENV, Shell
-from .suites import REPO, host_suite, suite as suite_info
+from .suites import REPO
 
 CACHE = REPO / ".cache"
 NSINIT = pathlib.Path(__file__).resolve().with_name("nsinit.py")
@@ -37,64 +39,48 @@ HOST_PYTHON = "/usr/bin/python3"
 TEST_TOOLS = ("nginx", "logrotate", "procps", "curl", "python3-venv", "bash-completion", "man-db")
 
 
-def _host_source_entries():
-    """(URI, suite, components) of every Debian source of the host, deb822 or one-line."""
-    entries = []
-    paths = [pathlib.Path("/etc/apt/sources.list"),
-             *sorted(pathlib.Path("/etc/apt/sources.list.d").glob("*"))]
-    for path in paths:
-        if not path.is_file():
-            continue
-        text = path.read_text()
-        if path.suffix == ".sources":
-            for stanza in re.split(r"\n\s*\n", text):
-                fields = {}
-                for line in stanza.splitlines():
-                    if line.startswith("#") or ":" not in line or line[:1].isspace():
-                        continue
-                    key, value = line.split(":", 1)
-                    fields[key.strip()] = value.split()
-                if "deb" not in fields.get("Types", []) or fields.get("Enabled") == ["no"]:
-                    continue
-                for uri in fields.get("URIs", []):
-                    for s in fields.get("Suites", []):
-                        entries.append((uri, s, tuple(fields.get("Components", ["main"]))))
-        elif path.suffix == ".list":
-            for line in text.splitlines():
-                words = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
-                if words[:1] == ["deb"] and len(words) >= 3:
-                    entries.append((words[1], words[2], tuple(words[3:]) or ("main",)))
-    return entries
-
-
-def sources(suite):
-    """One-line apt sources of SUITE on the host's Debian mirror(s): each host source of its
-    own release (bookworm, bookworm-updates, bookworm-security) with the codename replaced."""
-    host = host_suite()
-    suite_info(suite)  # an unknown suite fails here, naming the known ones
-    found = []
-    for uri, s, components in _host_source_entries():
-        if "debian" not in uri or not (s == host or s.startswith(host + "-")):
-            continue
-        found.append(f"deb {uri} {suite}{s[len(host):]} {' '.join(components)}")
-    if not found:
-        raise RuntimeError(f"no Debian {host} apt source on this host to derive {suite}'s from")
-    return found
-
-
-def host_mirror():
-    """The URI of the host's Debian archive (for tools that take one mirror, like piuparts)."""
-    for uri, s, _ in _host_source_entries():
-        if "debian" in uri and "security" not in uri and s == host_suite():
-            return uri
-    raise RuntimeError("no Debian archive URI in the host's apt sources")
-
-
-def _recipe_hash(*parts):
+def recipe_hash(*parts):
+    """The name of a cached root: a hash of everything that goes into it (its recipe), so a
+    changed recipe makes a new root and an unchanged one is never made twice. PARTS are
+    hashed in order as text; a caller whose parts could run together joins them itself."""
     h = hashlib.sha256()
     for part in parts:
         h.update(str(part).encode())
     return h.hexdigest()[:12]
+
+
+def mmdebstrap(suite, out, lines, variant="apt", include=(), options=()):
+    """Make OUT, a root of SUITE from the apt sources LINES (aptsources.sources()), once.
+
+    OUT is a tarball (.tar, .tar.gz) or, without such an extension, a directory; an existing
+    OUT is returned as it is. It is made under a lock (two sessions, or the bench beside the
+    tests, may want the same root) into OUT's .partial twin, renamed when complete. OPTIONS
+    go to mmdebstrap as they are (hooks). SystemExit, after the tail of mmdebstrap's output,
+    when it fails.
+    """
+    out = pathlib.Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_name(out.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if out.exists():
+            return out
+        ext = out.name[out.name.index(".tar"):] if ".tar" in out.name else ""
+        partial = out.with_name(out.name + ".partial" + ext)
+        cmd = ["mmdebstrap", "--mode=root", f"--variant={variant}", "--quiet"]
+        if include:
+            cmd.append("--include=" + ",".join(include))
+        cmd += [*options, suite, str(partial), *lines]
+        proc = subprocess.run(cmd, env=dict(ENV, TMPDIR="/tmp"), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+        if proc.returncode != 0:
+            if partial.is_dir():
+                shutil.rmtree(partial, ignore_errors=True)
+            else:
+                partial.unlink(missing_ok=True)
+            sys.stderr.write(proc.stdout[-6000:])
+            raise SystemExit(f"mmdebstrap could not make the {suite} root {out}")
+        partial.rename(out)
+    return out
 
 
 def tarball(suite, include=TEST_TOOLS, variant="apt", compress=False, cache=CACHE):
@@ -103,26 +89,12 @@ def tarball(suite, include=TEST_TOOLS, variant="apt", compress=False, cache=CACH
     apt's lists are kept in it (--skip=cleanup/apt/lists) so a root can resolve the package's
     dependencies without `apt-get update` each time.
     """
-    lines = sources(suite)
-    key = _recipe_hash(variant, sorted(include), *lines)
+    lines = aptsources.sources(suite)
+    key = recipe_hash(variant, sorted(include), *lines)
     ext = ".tar.gz" if compress else ".tar"
     out = pathlib.Path(cache) / "roots" / f"{suite}-{variant}-{key}{ext}"
-    # Two sessions (or the bench beside the tests) may want the same root: build it once.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.with_name(out.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if out.exists():
-            return out
-        partial = out.with_name(out.name + ".partial" + ext)
-        cmd = ["mmdebstrap", "--mode=root", f"--variant={variant}", "--quiet"]
-        if include:
-            cmd.append("--include=" + ",".join(include))
-        if not compress:
-            cmd.append("--skip=cleanup/apt/lists")
-        cmd += [suite, str(partial), *lines]
-        subprocess.run(cmd, check=True, env=dict(ENV, TMPDIR="/tmp"))
-        partial.rename(out)
-    return out
+    return mmdebstrap(suite, out, lines, variant=variant, include=include,
+                      options=() if compress else ("--skip=cleanup/apt/lists",))
 
 
 def mounts_under(path):
@@ -174,13 +146,16 @@ class Machine(Shell):
         self.pid1 = None
 
     def start(self):
-        cmd = ["unshare", "--fork", "--pid", "--mount", "--kill-child",
-               f"--mount-proc={self.root.path}/proc"]
+        # uts and ipc too: nothing inside can rename the host or reach its SysV IPC objects.
+        cmd = ["unshare", "--fork", "--pid", "--mount", "--uts", "--ipc", "--kill-child"]
         if self.net:
             cmd.append("--net")
         args = [f"{host}:{inside}" for host, inside in self.binds]
         cmd += [HOST_PYTHON, str(NSINIT), str(self.root.path), *args]
         env = dict(ENV, NSINIT_NET="1" if self.net else "0")
+        if self.root.lower is not None:
+            env["NSINIT_OVERLAY"] = (f"lowerdir={self.root.lower},upperdir={self.root.upper},"
+                                     f"workdir={self.root.work}")
         self.unshare = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True, env=env, start_new_session=True)
         line = self.unshare.stdout.readline().strip()
@@ -194,7 +169,7 @@ class Machine(Shell):
         return self
 
     def argv(self, command):
-        ns = ["-m", "-p"] + (["-n"] if self.net else [])
+        ns = ["-m", "-p", "-u", "-i"] + (["-n"] if self.net else [])
         return ["nsenter", "-t", str(self.pid1), *ns, "-r", "-w", "--", "/bin/sh", "-c", command]
 
     def stop(self):
@@ -231,7 +206,13 @@ class Machine(Shell):
 
 
 class Root:
-    """A fresh unpacked copy of a root tarball of SUITE under DEST."""
+    """A root of SUITE: a fresh unpacked copy of a root tarball under DEST (unpack), or a
+    writable overlay on a root directory that is never written to (overlay)."""
+
+    # An overlay root: the read-only LOWER directory, the UPPER layer that takes the writes
+    # (what the host puts there appears in the root) and overlayfs's WORK directory. The
+    # overlay is mounted at `path` inside each machine's mount namespace only.
+    lower = upper = work = None
 
     def __init__(self, path, suite, cache=CACHE):
         self.path = pathlib.Path(path)
@@ -245,12 +226,31 @@ class Root:
         dest.mkdir(parents=True)
         subprocess.run(["tar", "-xf", str(tar), "-C", str(dest), "--numeric-owner"], check=True)
         root = cls(dest, suite, cache)
-        # The network-enabled machine resolves names like the host does.
-        resolv = dest / "etc/resolv.conf"
+        root.copy_resolv_conf(dest)
+        return root
+
+    @classmethod
+    def overlay(cls, lower, dest, suite, cache=CACHE):
+        """A root whose files are LOWER's (a directory) plus what lands in DEST/upper.
+
+        The host must not change DEST/upper while a machine of it runs (overlayfs does not
+        promise to show such changes): write there between machines.
+        """
+        dest = pathlib.Path(dest)
+        root = cls(dest / "root", suite, cache)
+        root.lower, root.upper, root.work = pathlib.Path(lower), dest / "upper", dest / "work"
+        for d in (root.path, root.upper / "etc", root.work):
+            d.mkdir(parents=True)
+        root.copy_resolv_conf(root.upper)
+        return root
+
+    @staticmethod
+    def copy_resolv_conf(tree):
+        # A machine on the host's network resolves names like the host does.
+        resolv = tree / "etc/resolv.conf"
         if resolv.is_symlink() or resolv.exists():
             resolv.unlink()
         shutil.copy("/etc/resolv.conf", resolv)
-        return root
 
     @classmethod
     def fresh(cls, suite, dest, include=TEST_TOOLS):

@@ -1,6 +1,8 @@
-"""The build's inputs: one reader of the version and maintainer, the mirror of another suite,
-the suite's changelog entry, the checkout copy (no .deb needed)."""
+"""The build's inputs: one reader of the version and maintainer, the mirror of another suite
+(testbed/aptsources.py, the tests' roots use it too), the cache names of the roots, the
+suite's changelog entry, the checkout copy, the build root's namespaces (no .deb needed)."""
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -8,6 +10,7 @@ import sys
 import pytest
 
 from project import ROOT, SUITES, projectinfo
+from testbed import aptsources, roots
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import buildroot  # noqa: E402
@@ -74,7 +77,7 @@ def test_mirror_of_another_suite(tmp_path, host):
     (tmp_path / "sources.list.d/old.list").write_text(
         f"deb [arch=amd64 signed-by=/k.gpg] http://old.example/debian {host} main\n")
     for suite in ("bookworm", "trixie"):
-        assert buildroot.mirror_lines(suite, host=host, etc=tmp_path) == [
+        assert aptsources.sources(suite, host=host, etc=tmp_path) == [
             f"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://mirror.example/debian {suite} main contrib",
             f"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://mirror.example/debian {suite}-updates main contrib",
             f"deb http://security.example/debian-security {suite}-security main",
@@ -82,10 +85,47 @@ def test_mirror_of_another_suite(tmp_path, host):
         ]
 
 
+    # piuparts takes one mirror: the archive, not the security one.
+    assert aptsources.host_mirror(host=host, etc=tmp_path) == "http://mirror.example/debian"
+
+
 def test_no_debian_mirror_is_one_clear_error(tmp_path):
     (tmp_path / "sources.list").write_text("deb https://vendor.example/apt nodistro main\n")
     with pytest.raises(SystemExit, match="no Debian bookworm entry in the host's apt sources"):
-        buildroot.mirror_lines("trixie", host="bookworm", etc=tmp_path)
+        aptsources.sources("trixie", host="bookworm", etc=tmp_path)
+
+
+def test_sources_defaults_and_disabled_entries(tmp_path):
+    (tmp_path / "sources.list.d").mkdir()
+    # No components: apt's "main"; a disabled stanza, deb-src and options without signed-by
+    # are left out.
+    (tmp_path / "sources.list").write_text("deb [arch=amd64] http://m.example/debian bookworm\n"
+                                           "# deb http://commented.example/debian bookworm main\n")
+    (tmp_path / "sources.list.d/off.sources").write_text(
+        "Types: deb\nURIs: http://off.example/debian\nSuites: bookworm\nComponents: main\n"
+        "Enabled: no\n  \nTypes: deb deb-src\nURIs: http://on.example/debian\n"
+        "Suites: bookworm-updates\nComponents: main non-free-firmware\n")
+    (tmp_path / "sources.list.d/ignored.txt").write_text(
+        "deb http://txt.example/debian bookworm main\n")
+    assert aptsources.sources("trixie", host="bookworm", etc=tmp_path) == [
+        "deb http://m.example/debian trixie main",
+        "deb http://on.example/debian trixie-updates main non-free-firmware",
+    ]
+
+
+def test_unknown_suite_for_sources_names_the_known_ones(tmp_path):
+    (tmp_path / "sources.list").write_text("deb http://m.example/debian bookworm main\n")
+    with pytest.raises(ValueError, match="unknown suite 'sid': one of bookworm, trixie"):
+        aptsources.sources("sid", host="bookworm", etc=tmp_path)
+
+
+def test_root_names_are_recipe_hashes():
+    # The build roots' and the test roots' cache names come from one function; the names of
+    # roots already cached must not move (a new name means a new root, minutes of mmdebstrap).
+    assert roots.recipe_hash("apt", ["curl"], "deb x") == hashlib.sha256(
+        b"apt['curl']deb x").hexdigest()[:12]
+    recipe = "\n".join(["4", "trixie", "Build-Depends: x", "lintian", "deb y trixie main"])
+    assert roots.recipe_hash(recipe) == hashlib.sha256(recipe.encode()).hexdigest()[:12]
 
 
 def test_root_cache_key_follows_build_depends():
@@ -133,3 +173,34 @@ def test_uwsgi_patches_are_listed_and_described():
     source = (ROOT / "debian/uwsgi/source.txt").read_text()
     assert "uWSGI==2.0.31 \\\n    --hash=sha256:" in source
     assert "uWSGI==" not in (ROOT / "requirements.txt").read_text()
+
+
+def test_build_root_runs_in_private_namespaces(suite):
+    """A command of the build runs in the suite's root (an overlay: the host's writes go in,
+    the build's come out), as PID 1's child in private pid, mount, uts and ipc namespaces,
+    in the fixed build environment alone, and leaves nothing behind."""
+    root = buildroot.BuildRoot(buildroot.root_dir(suite, "tests"), f"test-ns-{suite}", "tests")
+    try:
+        (root.path / "build").mkdir()
+        (root.path / "build/in").write_text("from the host\n")
+        # (echo is the shell's own: the processes listed are those before it forks any.)
+        proc = root.out(r"cat /build/in; env | sort; umask; tr '\0' ' ' < /proc/1/cmdline; echo;"
+                        " echo /proc/[0-9]*; hostname ns-test && hostname;"
+                        " . /etc/os-release && echo $VERSION_CODENAME > /build/out")
+        assert (proc.returncode, proc.stderr) == (0, "")
+        lines = proc.stdout.splitlines()
+        env = dict(buildroot.ROOT_ENV, PWD="/", **root.env)
+        assert lines[:len(env) + 2] == ["from the host", *sorted(f"{k}={v}" for k, v in env.items()),
+                                        "0022"]
+        # PID 1 is the reaper (testbed/nsinit.py); only it and the shell live in there.
+        assert lines[-3].split()[:2] == ["/usr/bin/python3", str(ROOT / "testbed/nsinit.py")]
+        assert lines[-2].split()[0] == "/proc/1" and len(lines[-2].split()) == 2
+        assert lines[-1] == "ns-test"
+        assert (root.path / "build/out").read_text() == f"{suite}\n"
+        log = root.top / "failing.log"
+        assert root.run("echo to the log; exit 3", log) is False
+        assert log.read_text() == "to the log\n"
+    finally:
+        root.close()
+    assert subprocess.run(["hostname"], capture_output=True, text=True).stdout != "ns-test\n"
+    assert roots.mounts_under(root.top) == [] and not root.top.exists()

@@ -14,7 +14,7 @@ import pytest
 
 import stack
 from project import SYSTEM_TEST_LOGS as LOG_DIR, package_version, suite as suite_info
-from testbed import roots
+from testbed import aptsources, roots
 
 APPS = ("app1",)
 
@@ -35,7 +35,7 @@ def piuparts(suite, deb_path, tmp_path_factory):
     log = tmp_path_factory.mktemp("piuparts") / "piuparts.log"
     # -i /opt/: nothing owns /opt itself (base-files does not ship it), yet it is allowed.
     proc = subprocess.run(
-        ["piuparts", "-d", suite, "-m", roots.host_mirror(), "-b", str(base),
+        ["piuparts", "-d", suite, "-m", aptsources.host_mirror(), "-b", str(base),
          "-i", "/opt/", *(f"--ignore={path}" for path in DEPENDENCY_LEFTOVERS),
          "-l", str(log), str(deb_path)],
         capture_output=True, text=True, timeout=900,
