@@ -18,16 +18,16 @@ APPS = ("hello", "slow")
 # A variant is this package's uwsgi serving the hello app exactly as its Emperor runs a vassal,
 # with the vassal defaults passed through a shell filter: the before/after of one package
 # default, measured in every round beside the package as it ships. Started by
-# systems.start_variant().
-Variant = collections.namedtuple("Variant", "app edit label")
+# systems.start_variant(). STYLE is its matplotlib line style in the plots.
+Variant = collections.namedtuple("Variant", "app edit label style")
 VARIANTS = {
     # touch-logreopen, the rotation mechanism before issue 14: it turns on uWSGI's log
     # master, every log line goes through the master.
     "ours_log_master": Variant("hellolm", "sed '$a touch-logreopen = /var/lib/uwsgi-emperor/logrotate.trigger'",
-                               "this package with the log master (touch-logreopen)"),
+                               "this package with the log master (touch-logreopen)", "o:"),
     # threads = 2, 2.0.31-2's default (for reloads that lose nothing, before the SIGHUP patch).
     "ours_threads2": Variant("hellot2", "sed '$a threads = 2'",
-                             "this package with two threads a worker (2.0.31-2's default)"),
+                             "this package with two threads a worker (2.0.31-2's default)", "o-."),
 }
 # system -> (root it runs in, Host header); the ceiling is nginx answering by itself.
 SYSTEMS = {

@@ -12,7 +12,7 @@ LABELS = {"ours": "this package (uWSGI 2.0.31)", "debian": "Debian's uWSGI",
           **{name: v.label for name, v in VARIANTS.items()}}
 # The variants: this package's marker, dotted then dash-dotted.
 STYLE = {"ours": "o-", "debian": "s-", "gunicorn": "^-", "ceiling": "k--",
-         **{name: style for name, style in zip(VARIANTS, ("o:", "o-."))}}
+         **{name: v.style for name, v in VARIANTS.items()}}
 
 
 def _per_connections(results, key, fname, ylabel, logy, out):

@@ -171,7 +171,7 @@ def test_uwsgi_patches_are_listed_and_described():
         assert {"Description", "Author", "Forwarded", "Last-Update"} <= fields, name
     # The sdist they apply to is pinned with its hash, like requirements.txt.
     source = (ROOT / "debian/uwsgi/source.txt").read_text()
-    assert "uWSGI==2.0.31 \\\n    --hash=sha256:" in source
+    assert f"uWSGI=={projectinfo.upstream_version()} \\\n    --hash=sha256:" in source
     assert "uWSGI==" not in (ROOT / "requirements.txt").read_text()
 
 
