@@ -10,7 +10,8 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 @dataclasses.dataclass(frozen=True)
 class Scale:
     name: str
-    rounds: int                # A B A B rounds of figure 1
+    rounds: int                # rounds of figure 1, hello app
+    slow_rounds: int           # rounds of figure 1, slow app (the servers wait alike there)
     seconds: float             # one wrk run
     connections: tuple         # figure 1
     ensite_trials: int         # figure 2 (median of)
@@ -23,10 +24,10 @@ class Scale:
 
 
 SCALES = {
-    "full": Scale("full", rounds=5, seconds=4, connections=(1, 16, 64), ensite_trials=20,
+    "full": Scale("full", rounds=9, slow_rounds=3, seconds=3, connections=(1, 16, 64), ensite_trials=20,
                   zerg_seconds=15, zerg_idle=30, vassals=(1, 10, 100), idle_seconds=60,
                   ensite_q_trials=20, build=True),
-    "tiny": Scale("tiny", rounds=1, seconds=1, connections=(1, 16), ensite_trials=2,
+    "tiny": Scale("tiny", rounds=1, slow_rounds=1, seconds=1, connections=(1, 16), ensite_trials=2,
                   zerg_seconds=4, zerg_idle=3, vassals=(1, 2), idle_seconds=2,
                   ensite_q_trials=2, build=False),
 }

@@ -1,9 +1,13 @@
-"""Figure 1: requests/s and p50/p99 latency at 1, 16, 64 connections, hello and slow apps.
+"""Figure 1: requests/s, p50/p99 latency and CPU a request at 1, 16, 64 connections, hello
+and slow apps.
 
 Each round runs every (connections, app) cell for every system in turn, the order of the
 systems rotated each round (A B C, B C A, ...), so drift of a busy machine hits all alike.
-A cell's figure is the median over rounds; its ratio is the median of the per-round ratios
-system/ours (same round, minutes apart at most).
+This package and Debian's uWSGI, the comparison the figure is for, always run back to back,
+first one then the other in turn: neither always follows the same system (an earlier
+design had Debian's run right after ours in 4 of 5 rounds). A cell's figure is the median
+over rounds; its ratio is the median of the per-round ratios system/ours (same round,
+seconds apart for Debian's uWSGI, a minute at most for the others).
 """
 
 from . import wrk
@@ -25,9 +29,6 @@ VARIANTS = {
     # master, every log line goes through the master.
     "ours_log_master": Variant("hellolm", "sed '$a touch-logreopen = /var/lib/uwsgi-emperor/logrotate.trigger'",
                                "this package with the log master (touch-logreopen)", "o:"),
-    # threads = 2, 2.0.31-2's default (for reloads that lose nothing, before the SIGHUP patch).
-    "ours_threads2": Variant("hellot2", "sed '$a threads = 2'",
-                             "this package with two threads a worker (2.0.31-2's default)", "o-."),
 }
 # system -> (root it runs in, Host header); the ceiling is nginx answering by itself.
 SYSTEMS = {
@@ -46,6 +47,15 @@ def _one(sides, system, app, conns, seconds):
     return wrk.run(sides[side], host.format(app=app), conns, seconds)
 
 
+def orders(names, rnd):
+    """The order of NAMES in round RND: rotated by one each round, with "ours" and "debian"
+    one unit, in turn ours first and Debian's first."""
+    units = [("ours", "debian") if rnd % 2 == 0 else ("debian", "ours")]
+    units += [(n,) for n in names if n not in ("ours", "debian")]
+    k = rnd % len(units)
+    return [n for unit in units[k:] + units[:k] for n in unit]
+
+
 def run(sides, scale):
     for v in VARIANTS.values():
         sides["ours"].start_variant(v.app, "hello", v.edit)
@@ -56,16 +66,17 @@ def run(sides, scale):
     raw = {}  # (app, conns, system) -> [per-round result]
     names = list(SYSTEMS)
     for rnd in range(scale.rounds):
-        order = names[rnd % len(names):] + names[:rnd % len(names)]
+        order = orders(names, rnd)
         for conns in scale.connections:
-            for app in APPS:
+            for app in APPS if rnd < scale.slow_rounds else ("hello",):
                 for system in order:
                     if system in set(VARIANTS) | {"ceiling"} and app != "hello":
                         continue  # nginx's own answer does not depend on the app
                     r = _one(sides, system, app, conns, scale.seconds)
                     raw.setdefault((app, conns, system), []).append(r)
                     say(f"figure 1 round {rnd + 1}/{scale.rounds}: {app:5} c={conns:<3} {system:8} "
-                        f"{r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:8.2f} ms"
+                        f"{r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:8.2f} ms  "
+                        f"CPU a request: server {r['server_cpu_us']} us, nginx {r['nginx_cpu_us']} us"
                         + (f"  {r['errors']} errors" if r["errors"] else ""))
     for v in VARIANTS.values():
         sides["ours"].stop_variant(v.app)
@@ -80,6 +91,7 @@ def run(sides, scale):
                 rounds = raw.get((app, conns, system)) or raw[("hello", conns, system)]
                 ratios = [ratio(r["rps"], o["rps"]) for r, o in zip(rounds, ours)]
                 p99_ratios = [ratio(r["p99_ms"], o["p99_ms"]) for r, o in zip(rounds, ours)]
+                cpu_ratios = [ratio(r["server_cpu_us"], o["server_cpu_us"]) for r, o in zip(rounds, ours)]
                 cell[system] = {
                     "rps": median(r["rps"] for r in rounds),
                     "p50_ms": median(r["p50_ms"] for r in rounds),
@@ -88,6 +100,9 @@ def run(sides, scale):
                     "rps_ratio_to_ours": median(ratios),
                     "rps_ratios_per_round": ratios,
                     "p99_ratio_to_ours": median(p99_ratios),
+                    "server_cpu_us": median(r["server_cpu_us"] for r in rounds),
+                    "nginx_cpu_us": median(r["nginx_cpu_us"] for r in rounds),
+                    "server_cpu_ratio_to_ours": median(cpu_ratios),
                     "rounds": rounds,
                 }
     return result

@@ -48,11 +48,13 @@ def throughput_tables(results):
                 ratio = "1.00x" if system == "ours" else _f(r["rps_ratio_to_ours"], 2) + "x"
                 per_round = ", ".join(_f(x, 2) for x in r["rps_ratios_per_round"]) if system != "ours" else ""
                 rows.append([conns, NAMES[system], _f(r["rps"]), _f(r["p50_ms"], 2), _f(r["p99_ms"], 2),
-                             ratio, per_round, r["errors"]])
+                             ratio, per_round, _f(r.get("server_cpu_us")), _f(r.get("nginx_cpu_us")),
+                             r["errors"]])
         title = ("hello app" if app == "hello" else
                  "slow app (50 ms per request; the ceiling is in the hello table)")
         out.append(f"#### {title}\n\n" + _table(
-            ["conns", "system", "req/s", "p50 ms", "p99 ms", "req/s vs ours", "per round", "errors"], rows))
+            ["conns", "system", "req/s", "p50 ms", "p99 ms", "req/s vs ours", "per round",
+             "server CPU us/req", "nginx CPU us/req", "errors"], rows))
     return "\n\n".join(out)
 
 
@@ -75,10 +77,13 @@ def headline(results):
         def p99_over(system):
             r = c[system]["p99_ratio_to_ours"]
             return f"{1 / r:.2f}x" if r else "n/a"
-        rows.append([conns, _f(ours["rps"]), ours_over("debian"), p99_over("debian"), ours_over("gunicorn"),
-                     ours_over("ceiling")])
+        def cpu_over(system):
+            r = c[system].get("server_cpu_ratio_to_ours")
+            return f"{1 / r:.2f}x" if r else "n/a"
+        rows.append([conns, _f(ours["rps"]), ours_over("debian"), p99_over("debian"), cpu_over("debian"),
+                     ours_over("gunicorn"), ours_over("ceiling")])
     return _table(["conns", "our req/s", "req/s vs Debian's uWSGI", "p99 vs Debian's",
-                   "req/s vs gunicorn", "req/s vs nginx ceiling"], rows)
+                   "server CPU a request vs Debian's", "req/s vs gunicorn", "req/s vs nginx ceiling"], rows)
 
 
 def suite_summary(results):
@@ -174,8 +179,14 @@ Debian's archive:
 
 Same apps everywhere (scripts/benchlib/files/benchapp.py, plain WSGI): `hello` and `slow`
 (sleeps 50 ms). Same nginx server blocks (files/nginx-bench.conf). wrk: 1 thread, N
-connections, {results['settings']['seconds']} s a run; {results['settings']['rounds']} rounds, the order of the systems rotated each
-round; figures are medians over rounds, ratios the median of per-round ratios to ours.
+connections, {results['settings']['seconds']} s a run; {results['settings']['rounds']} rounds on the hello app ({results['settings'].get('slow_rounds', results['settings']['rounds'])} on the slow one), the order of
+the systems rotated each round, this package and Debian's uWSGI always back to back, each first
+in turn; figures are medians over rounds, ratios the median of per-round ratios to ours.
+CPU a request: the CPU time (user + system, from /proc in the root) of the app server's
+processes (every uwsgi or gunicorn process) and of nginx during a run, over its requests. With
+the 2 cores saturated, requests/s follow the CPU a request of everything on the machine, and
+the other work of a shared machine moves requests/s by several per cent from one run to the
+next; it does not count in the CPU of the measured processes.
 
 Reproduce: `make bench SUITE={suite}` (as root, on Debian 12 or 13; installs what it needs from the archive;
 about 20 minutes). `BENCH_SCALE=tiny scripts/bench` is the quick smoke run.
@@ -184,7 +195,8 @@ about 20 minutes). `BENCH_SCALE=tiny scripts/bench` is the quick smoke run.
         # First thing after the introduction.
         intro, rest = parts[0].split("## Machine and run", 1)
         parts[0] = (intro + "## Where this package stands (hello app, every request logged)\n\n"
-                    "Ours over theirs, the median of per-round ratios (section 1 has every figure):\n\n"
+                    "Ours over theirs, the median of per-round ratios (section 1 has every figure; "
+                    "for CPU a request, below 1 means ours uses less):\n\n"
                     + headline(results) + "\n\n## Machine and run" + rest)
         parts.append("## 1. Requests/s and latency\n\n" + throughput_tables(results))
         parts.append(f"![requests/s]({png['throughput.png']})\n\n![p99 latency]({png['latency-p99.png']})")

@@ -10,6 +10,10 @@ Every subcommand prints one JSON object.
                                  the number of instances whose command line has TEXT, sampled
                                  every 0.2 s (and after the load until none is left, up to S2 s)
   procs [--seconds S]            uWSGI processes: RSS, PSS, and CPU used over S seconds
+  wrk --host H --conns C --seconds S
+                                 one wrk run (1 thread) through nginx: wrk's figures, and the
+                                 CPU seconds the app servers (uwsgi, gunicorn) and nginx used
+                                 during it
 """
 
 import argparse
@@ -131,6 +135,64 @@ def procs(args):
     }
 
 
+def task_cpu(pid):
+    """CPU seconds so far of every thread of PID, in nanoseconds' resolution (schedstat;
+    /proc/PID/stat counts clock ticks of 10 ms), or None when it is gone."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return total / 1e9
+
+
+def cpu_by_server():
+    """CPU seconds so far of each process, keyed (pid, starttime), classed "server" (uwsgi,
+    gunicorn) or "nginx"; other processes (wrk, this script) are left out."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if "inroot.py" in cmdline:
+            continue
+        name = (stat[stat.index("(") + 1:stat.rindex(")")] + " " + cmdline).lower()
+        kind = "nginx" if "nginx" in name else "server" if ("uwsgi" in name or "gunicorn" in name) else None
+        cpu = task_cpu(entry) if kind else None
+        if cpu is not None:
+            starttime = int(stat[stat.rindex(")") + 2:].split()[19])
+            out[(int(entry), starttime)] = (kind, cpu)
+    return out
+
+
+def wrk(args):
+    """wrk's JSON line (wrk-json.lua) plus "cpu_seconds": {"server": s, "nginx": s}, the CPU the
+    processes of each kind used during the run (a process started during it counts whole)."""
+    before = cpu_by_server()
+    proc = subprocess.run(["wrk", "-t1", f"-c{args.conns}", f"-d{args.seconds}s", "--timeout", "10s",
+                           "-s", os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrk-json.lua"),
+                           "-H", f"Host: {args.host}", "http://127.0.0.1:80/"],
+                          capture_output=True, text=True, timeout=float(args.seconds) + 30)
+    after = cpu_by_server()
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode or not lines:
+        raise SystemExit(f"wrk failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
+    result = json.loads(lines[-1])
+    used = {"server": 0.0, "nginx": 0.0}
+    for key, (kind, cpu) in after.items():
+        used[kind] += cpu - before.get(key, (kind, 0.0))[1]
+    result["cpu_seconds"] = {k: round(v, 6) for k, v in used.items()}
+    return result
+
+
 def instances(text):
     """How many instances run whose command line contains TEXT (a master and its workers
     count once: processes whose parent also matches are not counted)."""
@@ -202,8 +264,13 @@ def main():
     p.add_argument("--drain", type=float, default=0)
     p = sub.add_parser("procs")
     p.add_argument("--seconds", type=float, default=0)
+    p = sub.add_parser("wrk")
+    p.add_argument("--host", required=True)
+    p.add_argument("--conns", type=int, required=True)
+    p.add_argument("--seconds", required=True, help="wrk's duration, as wrk reads it (3, 1.5 is not)")
     args = parser.parse_args()
-    result = {"up-time": up_time, "time-cmd": time_cmd, "load": load, "procs": procs}[args.what](args)
+    result = {"up-time": up_time, "time-cmd": time_cmd, "load": load, "procs": procs,
+              "wrk": wrk}[args.what](args)
     json.dump(result, sys.stdout)
     print()
 

@@ -1,0 +1,41 @@
+"""The order of figure 1's runs (scripts/benchlib/fig_throughput.orders): every system once a
+round, this package and Debian's uWSGI back to back with each first in turn, the rest rotated.
+The benchmark itself is tests/system/test_bench_smoke.py."""
+
+import sys
+
+from project import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from benchlib.fig_throughput import SYSTEMS, orders  # noqa: E402
+
+NAMES = list(SYSTEMS)
+
+
+def test_the_first_rounds_exactly():
+    assert NAMES == ["ours", "debian", "gunicorn", "ceiling", "ours_log_master"]
+    assert [orders(NAMES, r) for r in range(5)] == [
+        ["ours", "debian", "gunicorn", "ceiling", "ours_log_master"],
+        ["gunicorn", "ceiling", "ours_log_master", "debian", "ours"],
+        ["ceiling", "ours_log_master", "ours", "debian", "gunicorn"],
+        ["ours_log_master", "debian", "ours", "gunicorn", "ceiling"],
+        ["ours", "debian", "gunicorn", "ceiling", "ours_log_master"],
+    ]
+
+
+def test_ours_and_debian_back_to_back_each_first_in_turn():
+    firsts = []
+    for rnd in range(9):
+        order = orders(NAMES, rnd)
+        assert sorted(order) == sorted(NAMES)
+        i, j = order.index("ours"), order.index("debian")
+        assert abs(i - j) == 1, order
+        firsts.append("ours" if i < j else "debian")
+    assert firsts == ["ours", "debian"] * 4 + ["ours"]
+
+
+def test_neither_uwsgi_always_follows_the_same_system():
+    for name in ("ours", "debian"):
+        before = {orders(NAMES, r)[orders(NAMES, r).index(name) - 1]
+                  for r in range(9) if orders(NAMES, r).index(name) > 0}
+        assert len(before) >= 2, (name, before)
