@@ -6,7 +6,6 @@ can make any suite's root and nothing is configured twice.
 """
 
 import pathlib
-import re
 
 from .suites import host_suite, suite as suite_info
 
@@ -17,16 +16,21 @@ def _file_entries(path):
     """(uris, suites, components, signed_by) of each deb entry in one apt sources file."""
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".sources":
-        for stanza in re.split(r"\n\s*\n", text):
-            fields = {}
-            for line in stanza.splitlines():
-                if line.startswith("#") or ":" not in line or line[:1].isspace():
-                    continue
-                key, value = line.split(":", 1)
-                fields[key.strip().lower()] = value.split()
-            if "deb" in fields.get("types", []) and fields.get("enabled", ["yes"]) != ["no"]:
-                yield (fields.get("uris", []), fields.get("suites", []),
-                       fields.get("components", ["main"]), " ".join(fields.get("signed-by", [])))
+        # Imported here, not at the top: scripts/build-deb imports this module before it
+        # installs the packages of scripts/apt-build-tools.txt (python3-debian is one).
+        from debian.deb822 import Deb822
+        # Field names are case-insensitive; '#' comment lines are dropped; a folded field
+        # (continuation lines) is one value, its lines joined by newlines.
+        for stanza in Deb822.iter_paragraphs(text, use_apt_pkg=False):
+            if "deb" not in stanza.get("Types", "").split():
+                continue
+            if stanza.get("Enabled", "yes").split() == ["no"]:
+                continue
+            signed_by = stanza.get("Signed-By", "")
+            if "BEGIN PGP PUBLIC KEY BLOCK" in signed_by:
+                signed_by = ""  # an embedded key: a one-line signed-by= cannot carry it
+            yield (stanza.get("URIs", "").split(), stanza.get("Suites", "").split(),
+                   stanza.get("Components", "main").split(), " ".join(signed_by.split()))
     else:
         for line in text.splitlines():
             words = line.split("#", 1)[0].split()

@@ -113,6 +113,57 @@ def test_sources_defaults_and_disabled_entries(tmp_path):
     ]
 
 
+def test_deb822_sources_read_with_python_debian(tmp_path):
+    # python-debian's Deb822 reads the .sources files: '#' lines are comments (also inside a
+    # stanza), field names are case-insensitive, a folded field is one value. A disabled
+    # stanza and a deb-src-only one are left out; a Signed-By holding an embedded key block
+    # (multi-line) gives no signed-by= (a one-line source cannot carry it), and the fields
+    # after the block are still read.
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d/debian.sources").write_text(
+        "# Debian's archive (sources.list(5))\n"
+        "Types: deb\n"
+        "URIs: http://mirror.example/debian\n"
+        "# Suites: bookworm-backports\n"
+        "Suites: bookworm bookworm-updates\n"
+        "Components: main\n"
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+        "\n"
+        "Types: deb\nURIs: http://off.example/debian\nSuites: bookworm\nComponents: main\n"
+        "Enabled: no\n"
+        "\n"
+        "Types: deb-src\nURIs: http://src.example/debian\nSuites: bookworm\nComponents: main\n"
+        "\n"
+        "types: deb\n"
+        "uris: http://inline.example/debian\n"
+        "suites: bookworm-security\n"
+        "signed-by:\n"
+        " -----BEGIN PGP PUBLIC KEY BLOCK-----\n"
+        " .\n"
+        " mDMEZTESTBYIKwYBBAHaRw8BAQdAexampleexampleexampleexampleexample\n"
+        " =AbCd\n"
+        " -----END PGP PUBLIC KEY BLOCK-----\n"
+        "components: main\n"
+        " contrib\n")
+    assert aptsources.sources("trixie", host="bookworm", etc=tmp_path) == [
+        "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://mirror.example/debian trixie main",
+        "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://mirror.example/debian trixie-updates main",
+        "deb http://inline.example/debian trixie-security main contrib",
+    ]
+
+
+def test_python_debian_is_imported_only_to_read_sources():
+    # scripts/build-deb imports buildroot (and so testbed/aptsources.py) before it installs
+    # the packages of scripts/apt-build-tools.txt (python3-debian is one): importing them
+    # must not import python-debian.
+    proc = subprocess.run(
+        ["/usr/bin/python3", "-c", "import sys; import buildroot; "
+         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'debian'))"],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "scripts")),
+        capture_output=True, text=True, check=True)
+    assert proc.stdout == "[]\n"
+
+
 def test_unknown_suite_for_sources_names_the_known_ones(tmp_path):
     (tmp_path / "sources.list").write_text("deb http://m.example/debian bookworm main\n")
     with pytest.raises(ValueError, match="unknown suite 'sid': one of bookworm, trixie"):
