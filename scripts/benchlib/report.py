@@ -186,7 +186,8 @@ CPU a request: the CPU time (user + system, from /proc in the root) of the app s
 processes (every uwsgi or gunicorn process) and of nginx during a run, over its requests. With
 the 2 cores saturated, requests/s follow the CPU a request of everything on the machine, and
 the other work of a shared machine moves requests/s by several per cent from one run to the
-next; it does not count in the CPU of the measured processes.
+next; that work is not counted in the CPU of the measured processes (it still slows them
+through the shared caches, less).
 
 Reproduce: `make bench SUITE={suite}` (as root, on Debian 12 or 13; installs what it needs from the archive;
 about 20 minutes). `BENCH_SCALE=tiny scripts/bench` is the quick smoke run.
