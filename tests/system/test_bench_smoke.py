@@ -43,6 +43,7 @@ def test_bench_runs_end_to_end_at_tiny_size(suite, deb_path, tmp_path):
         for cell in results["throughput"][app].values():
             for system in ("ours", "debian", "gunicorn", "ceiling"):
                 assert cell[system]["rps"] > 0, (app, system)
+                assert cell[system]["errors"] == 0, (app, system)  # no 502, no timeout
                 assert cell[system]["nginx_cpu_us"] > 0, (app, system)
             for system in ("ours", "debian", "gunicorn"):  # the ceiling has no app server
                 assert cell[system]["server_cpu_us"] > 0, (app, system)
