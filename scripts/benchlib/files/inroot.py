@@ -175,7 +175,8 @@ def cpu_by_server():
 
 def wrk(args):
     """wrk's JSON line (wrk-json.lua) plus "cpu_seconds": {"server": s, "nginx": s}, the CPU the
-    processes of each kind used during the run (a process started during it counts whole)."""
+    processes of each kind used during the run (a process started during it counts whole; one
+    that ended during it is missing: a worker re-forked mid-run loses its share)."""
     before = cpu_by_server()
     proc = subprocess.run(["wrk", "-t1", f"-c{args.conns}", f"-d{args.seconds}s", "--timeout", "10s",
                            "-s", os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrk-json.lua"),
