@@ -70,18 +70,11 @@ def headline(results):
         c = cells[conns]
         ours = c["ours"]
 
-        def ours_over(system):
-            r = c[system]["rps_ratio_to_ours"]
+        def over(system, key="rps_ratio_to_ours"):
+            r = c[system].get(key)
             return f"{1 / r:.2f}x" if r else "n/a"
-
-        def p99_over(system):
-            r = c[system]["p99_ratio_to_ours"]
-            return f"{1 / r:.2f}x" if r else "n/a"
-        def cpu_over(system):
-            r = c[system].get("server_cpu_ratio_to_ours")
-            return f"{1 / r:.2f}x" if r else "n/a"
-        rows.append([conns, _f(ours["rps"]), ours_over("debian"), p99_over("debian"), cpu_over("debian"),
-                     ours_over("gunicorn"), ours_over("ceiling")])
+        rows.append([conns, _f(ours["rps"]), over("debian"), over("debian", "p99_ratio_to_ours"),
+                     over("debian", "server_cpu_ratio_to_ours"), over("gunicorn"), over("ceiling")])
     return _table(["conns", "our req/s", "req/s vs Debian's uWSGI", "p99 vs Debian's",
                    "server CPU a request vs Debian's", "req/s vs gunicorn", "req/s vs nginx ceiling"], rows)
 

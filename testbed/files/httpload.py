@@ -91,6 +91,7 @@ def numbered(host, connections, max_seconds, stop_file, min_requests):
         "errors": [f"/seq/{r[0]}: {r[4]}" for r in sorted(failed)[:20]],
         "seconds": round(time.monotonic() - start, 3),
         "timed_out": time.monotonic() > deadline,
+        "max_latency_seconds": round(max((r[2] for r in records), default=0), 3),
         "failure_window_seconds": round(max(failure_times) - min(failure_times), 3) if failure_times else 0,
     }
 

@@ -5,6 +5,8 @@ location /static/ alias) in front of the Emperor's vassals; each app has its own
 /srv/NAME built with the root's /usr/bin/python3.
 """
 
+import re
+
 import stack
 
 APPS = ("app1", "app2")
@@ -45,6 +47,31 @@ def test_socket_not_world_accessible(machine):
     proc = machine.run(connect.format("nobody", "nogroup"), check=False)
     assert proc.returncode == 1
     assert proc.stderr.splitlines()[-1] == "PermissionError: [Errno 13] Permission denied"
+
+
+# epoll_ctl() always adds EPOLLERR and EPOLLHUP to what is asked for.
+EPOLLIN, EPOLLERR, EPOLLHUP, EPOLLEXCLUSIVE = 0x1, 0x8, 0x10, 1 << 28
+
+
+def test_a_new_connection_wakes_one_idle_worker(machine):
+    """debian/uwsgi/patches/wake-one-worker.patch: each worker waits for app1's listening
+    socket in its epoll queue with EPOLLEXCLUSIVE, so the kernel wakes one idle worker a
+    connection. Read from the kernel's own record of each queue (/proc/PID/fdinfo)."""
+    # The listening socket's inode: the socket bound to the path that accepts connections.
+    inode = machine.out("awk '$8 == \"/run/uwsgi/app1.sock\" && $4 == \"00010000\" "
+                        "{print $7}' /proc/net/unix")
+    assert inode.isdigit(), inode
+    master = stack.vassal_master(machine, "app1")
+    workers = stack.workers(stack.vassal_processes(machine, "app1"), master)
+    assert len(workers) == 2
+    for pid in workers:
+        queues = machine.out(
+            f"for f in /proc/{pid}/fd/*; do [ \"$(readlink $f)\" = 'anon_inode:[eventpoll]' ]"
+            f" && cat /proc/{pid}/fdinfo/${{f##*/}}; done; true")
+        watches = [int(events, 16) for events, ino in
+                   re.findall(r"^tfd:\s*\d+ events:\s*([0-9a-f]+) .* ino:([0-9a-f]+)", queues, re.M)
+                   if int(ino, 16) == int(inode)]
+        assert watches == [EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLEXCLUSIVE], (pid, queues)
 
 
 def test_two_apps_each_on_its_own_socket_and_log(machine):

@@ -77,14 +77,26 @@ def time_cmd(args):
     return {"seconds": times}
 
 
-def read_proc(pid):
-    """(ppid, comm, cmdline, cpu seconds, rss kB, pss kB) of PID, or None when it is gone."""
+def proc_stat(pid):
+    """(comm, cmdline, the fields of /proc/PID/stat after comm) of PID, or None when it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-        rss = pss = 0
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return stat[stat.index("(") + 1:stat.rindex(")")], cmdline, stat[stat.rindex(")") + 2:].split()
+
+
+def read_proc(pid):
+    """(ppid, comm, cmdline, cpu seconds, rss kB, pss kB) of PID, or None when it is gone."""
+    found = proc_stat(pid)
+    if found is None:
+        return None
+    comm, cmdline, fields = found
+    rss = pss = 0
+    try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
                 if line.startswith("Rss:"):
@@ -93,8 +105,6 @@ def read_proc(pid):
                     pss = int(line.split()[1])
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
-    comm = stat[stat.index("(") + 1:stat.rindex(")")]
-    fields = stat[stat.rindex(")") + 2:].split()
     cpu = (int(fields[11]) + int(fields[12])) / TICK
     return {"ppid": int(fields[1]), "comm": comm, "cmdline": cmdline, "cpu": cpu,
             "rss_kb": rss, "pss_kb": pss}
@@ -153,23 +163,15 @@ def cpu_by_server():
     gunicorn) or "nginx"; other processes (wrk, this script) are left out."""
     out = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+        found = proc_stat(entry) if entry.isdigit() else None
+        if found is None or "inroot.py" in found[1]:
             continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if "inroot.py" in cmdline:
-            continue
-        name = (stat[stat.index("(") + 1:stat.rindex(")")] + " " + cmdline).lower()
+        comm, cmdline, fields = found
+        name = f"{comm} {cmdline}".lower()
         kind = "nginx" if "nginx" in name else "server" if ("uwsgi" in name or "gunicorn" in name) else None
         cpu = task_cpu(entry) if kind else None
         if cpu is not None:
-            starttime = int(stat[stat.rindex(")") + 2:].split()[19])
-            out[(int(entry), starttime)] = (kind, cpu)
+            out[(int(entry), int(fields[19]))] = (kind, cpu)
     return out
 
 
