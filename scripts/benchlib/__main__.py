@@ -39,16 +39,23 @@ def package_deb(suite):
 
 
 def publish_all():
-    """Rewrite BENCHMARKS.md from bench/results.json (the published suite) and
-    bench/SUITE/results.json of every other suite measured; its path."""
+    """Rewrite every full run's report from its results.json and the plots beside it:
+    BENCHMARKS.md from bench/results.json (the published suite, with every other suite's
+    figures) and bench/SUITE/BENCHMARKS.md of every other suite measured. All of them, since
+    each embeds bench/findings.md as it is now; the path of BENCHMARKS.md."""
     full = config.SCALES["full"]
     main_dir = config.out_dir(full, config.PUBLISHED_SUITE)
     main_json = main_dir / "results.json"
     if not main_json.exists():
         raise SystemExit(f"bench: {main_json} is missing: run `make bench SUITE={config.PUBLISHED_SUITE}` too")
-    others = [json.loads(path.read_text()) for path in
-              (config.out_dir(full, s) / "results.json" for s in SUITES if s != config.PUBLISHED_SUITE)
-              if path.exists()]
+    others = []
+    for suite in SUITES:
+        out = config.out_dir(full, suite)
+        if suite == config.PUBLISHED_SUITE or not (out / "results.json").exists():
+            continue
+        results = json.loads((out / "results.json").read_text())
+        report.write(results, config.report_path(full, out, suite), out, sorted(out.glob("*.png")))
+        others.append(results)
     md = config.report_path(full, main_dir, config.PUBLISHED_SUITE)
     report.write(json.loads(main_json.read_text()), md, main_dir, sorted(main_dir.glob("*.png")), others)
     return md

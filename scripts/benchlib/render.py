@@ -1,20 +1,26 @@
-"""Re-render the plots and BENCHMARKS.md from a results JSON (e.g. after editing
-bench/findings.md), without measuring anything:
-    PYTHONPATH=scripts /usr/bin/python3 -m benchlib.render [bench/results.json]"""
+"""Rewrite the reports after editing bench/findings.md or the report code, without measuring
+anything:
+    PYTHONPATH=scripts:. /usr/bin/python3 -m benchlib.render
+rewrites BENCHMARKS.md and every bench/SUITE/BENCHMARKS.md from their results.json (the plots
+as they are); with a results JSON of another run (a tiny one, BENCH_OUT), its plots and the
+BENCHMARKS.md beside it."""
 
 import json
 import pathlib
 import sys
 
-from . import config, plots, report
+from . import plots, report
+from .__main__ import publish_all
 
 
 def main():
-    path = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else config.REPO / "bench" / "results.json")
+    if len(sys.argv) == 1:
+        print(publish_all())
+        return
+    path = pathlib.Path(sys.argv[1])
     results = json.loads(path.read_text())
-    out = path.parent
-    md = config.REPO / "BENCHMARKS.md" if out.resolve() == (config.REPO / "bench").resolve() else out / "BENCHMARKS.md"
-    report.write(results, md, out, plots.render(results, out))
+    md = path.parent / "BENCHMARKS.md"
+    report.write(results, md, path.parent, plots.render(results, path.parent))
     print(md)
 
 

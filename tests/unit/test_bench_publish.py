@@ -1,0 +1,41 @@
+"""Publishing the bench reports (scripts/benchlib/__main__.publish_all, also what
+`python3 -m benchlib.render` runs): every full run's report is rewritten from its results.json,
+so an edit of bench/findings.md reaches BENCHMARKS.md and each bench/SUITE/BENCHMARKS.md alike.
+Run on a copy of the committed results."""
+
+import json
+import shutil
+import sys
+
+from project import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from benchlib import __main__ as bench, config, report  # noqa: E402
+
+
+def test_every_suites_report_is_rewritten_with_the_current_findings(tmp_path, monkeypatch):
+    bench_dir = tmp_path / "bench"
+    shutil.copytree(ROOT / "bench", bench_dir)
+    others = sorted(p.parent.name for p in bench_dir.glob("*/results.json"))
+    assert others == ["trixie"]
+    for md in bench_dir.glob("*/BENCHMARKS.md"):
+        md.write_text("stale\n")
+    findings = tmp_path / "findings.md"
+    findings.write_text("## Findings\n\nmarker 7f3a: written after the runs\n")
+    monkeypatch.setattr(report, "FINDINGS", findings)
+    monkeypatch.setattr(config, "REPO", tmp_path)
+    monkeypatch.setattr(config, "out_dir", lambda scale, suite: bench_dir / (
+        "" if suite == config.PUBLISHED_SUITE else suite))
+
+    assert bench.publish_all() == tmp_path / "BENCHMARKS.md"
+
+    published = (tmp_path / "BENCHMARKS.md").read_text()
+    trixie = (bench_dir / "trixie" / "BENCHMARKS.md").read_text()
+    for text, suite in ((published, "bookworm"), (trixie, "trixie")):
+        assert text.count("marker 7f3a: written after the runs") == 1
+        assert f"side by side with {suite}'s own uWSGI" in text
+    # each report links its own plots, relative to where it lies
+    assert "](bench/throughput.png)" in published
+    assert "](throughput.png)" in trixie
+    # the published report carries the other suite's figures too
+    assert report.suite_summary(json.loads((bench_dir / "trixie/results.json").read_text())) in published
