@@ -3,6 +3,7 @@ group, the plots, an automatic list of where this package loses, and the finding
 hand in bench/findings.md (kept across runs; it names the run it was written for)."""
 
 import os
+import statistics
 
 from testbed import suites
 
@@ -58,10 +59,19 @@ def throughput_tables(results):
     return "\n\n".join(out)
 
 
+def _quartiles(values):
+    """The middle half of VALUES as "low-high" (the per-round spread behind a median)."""
+    if len(values) < 2:
+        return ""
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return f" ({q1:.2f}-{q3:.2f})"
+
+
 def headline(results):
     """Where this package stands on the hello app (every request logged): its requests/s and
     p99 against Debian's uWSGI, gunicorn and the nginx ceiling, as ours/theirs (the median of
-    the per-round ratios: >1 means ours serves more, or waits longer for its p99)."""
+    the per-round ratios: >1 means ours serves more, or waits longer for its p99); beside the
+    ratios to Debian's, the middle half of the per-round ratios."""
     cells = results.get("throughput", {}).get("hello")
     if not cells:
         return ""
@@ -70,11 +80,17 @@ def headline(results):
         c = cells[conns]
         ours = c["ours"]
 
-        def over(system, key="rps_ratio_to_ours"):
+        def over(system, key="rps_ratio_to_ours", spread=None):
             r = c[system].get(key)
-            return f"{1 / r:.2f}x" if r else "n/a"
-        rows.append([conns, _f(ours["rps"]), over("debian"), over("debian", "p99_ratio_to_ours"),
-                     over("debian", "server_cpu_ratio_to_ours"), over("gunicorn"), over("ceiling")])
+            if not r:
+                return "n/a"
+            rounds = [(o[spread] / t[spread]) for o, t in zip(ours["rounds"], c[system]["rounds"])
+                      if spread and o.get(spread) and t.get(spread)]
+            return f"{1 / r:.2f}x" + _quartiles(rounds)
+        rows.append([conns, _f(ours["rps"]), over("debian", spread="rps"),
+                     over("debian", "p99_ratio_to_ours", spread="p99_ms"),
+                     over("debian", "server_cpu_ratio_to_ours", spread="server_cpu_us"),
+                     over("gunicorn"), over("ceiling")])
     return _table(["conns", "our req/s", "req/s vs Debian's uWSGI", "p99 vs Debian's",
                    "server CPU a request vs Debian's", "req/s vs gunicorn", "req/s vs nginx ceiling"], rows)
 
@@ -183,14 +199,15 @@ next; that work is not counted in the CPU of the measured processes (it still sl
 through the shared caches, less).
 
 Reproduce: `make bench SUITE={suite}` (as root, on Debian 12 or 13; installs what it needs from the archive;
-about 20 minutes). `BENCH_SCALE=tiny scripts/bench` is the quick smoke run.
+about 25 minutes). `BENCH_SCALE=tiny scripts/bench` is the quick smoke run.
 """]
     if "throughput" in results:
         # First thing after the introduction.
         intro, rest = parts[0].split("## Machine and run", 1)
         parts[0] = (intro + "## Where this package stands (hello app, every request logged)\n\n"
-                    "Ours over theirs, the median of per-round ratios (section 1 has every figure; "
-                    "for CPU a request, below 1 means ours uses less):\n\n"
+                    "Ours over theirs, the median of per-round ratios, in brackets the middle half "
+                    "of the rounds' ratios (section 1 has every figure; for CPU a request, below 1 "
+                    "means ours uses less):\n\n"
                     + headline(results) + "\n\n## Machine and run" + rest)
         parts.append("## 1. Requests/s and latency\n\n" + throughput_tables(results))
         parts.append(f"![requests/s]({png['throughput.png']})\n\n![p99 latency]({png['latency-p99.png']})")
