@@ -2,22 +2,26 @@
 anything:
     PYTHONPATH=scripts:. /usr/bin/python3 -m benchlib.render
 rewrites BENCHMARKS.md and every bench/SUITE/BENCHMARKS.md from their results.json (the plots
-as they are); with a results JSON of another run (a tiny one, BENCH_OUT), its plots and the
-BENCHMARKS.md beside it."""
+as they are), and so does naming one of those results.json; with a results JSON of another
+run (a tiny one, BENCH_OUT), its plots and the BENCHMARKS.md beside it."""
 
 import json
 import pathlib
 import sys
 
-from . import plots, report
+from testbed.suites import SUITES
+
+from . import config, plots, report
 from .__main__ import publish_all
 
 
 def main():
-    if len(sys.argv) == 1:
+    path = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    full_runs = {config.out_dir(config.SCALES["full"], s).resolve() for s in SUITES}
+    if path is None or path.parent.resolve() in full_runs:
+        # a full run's report also carries the findings and (BENCHMARKS.md) the other suites
         print(publish_all())
         return
-    path = pathlib.Path(sys.argv[1])
     results = json.loads(path.read_text())
     md = path.parent / "BENCHMARKS.md"
     report.write(results, md, path.parent, plots.render(results, path.parent))
