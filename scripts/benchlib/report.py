@@ -187,7 +187,10 @@ Debian's archive:
 - **ceiling**: nginx `return 200` (same body), no upstream.
 
 Same apps everywhere (scripts/benchlib/files/benchapp.py, plain WSGI): `hello` and `slow`
-(sleeps 50 ms). Same nginx server blocks (files/nginx-bench.conf). wrk: 1 thread, N
+(sleeps 50 ms). Same nginx server blocks (files/nginx-bench.conf), listening with
+`reuseport` (a socket for each nginx worker: on one shared socket the split of wrk's
+connections between the two workers, not the app server, decided the p99 at 64
+connections). wrk: 1 thread, N
 connections, {results['settings']['seconds']} s a run; {results['settings']['rounds']} rounds on the hello app ({results['settings'].get('slow_rounds', results['settings']['rounds'])} on the slow one), the order of
 the systems rotated each round, this package and Debian's uWSGI always back to back, each first
 in turn; figures are medians over rounds, ratios the median of per-round ratios to ours.
