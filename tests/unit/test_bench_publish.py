@@ -10,10 +10,12 @@ import sys
 from project import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from benchlib import __main__ as bench, config, report  # noqa: E402
+from benchlib import __main__ as bench, config, render, report  # noqa: E402
 
 
-def test_every_suites_report_is_rewritten_with_the_current_findings(tmp_path, monkeypatch):
+def _copy_of_the_results(tmp_path, monkeypatch):
+    """bench/ copied under TMP_PATH, every suite's report stale, a marker findings file; the
+    publishing code pointed at them. The copied bench/ directory."""
     bench_dir = tmp_path / "bench"
     shutil.copytree(ROOT / "bench", bench_dir)
     others = sorted(p.parent.name for p in bench_dir.glob("*/results.json"))
@@ -26,7 +28,12 @@ def test_every_suites_report_is_rewritten_with_the_current_findings(tmp_path, mo
     monkeypatch.setattr(config, "REPO", tmp_path)
     monkeypatch.setattr(config, "out_dir", lambda scale, suite: bench_dir / (
         "" if suite == config.PUBLISHED_SUITE else suite))
+    return bench_dir
 
+
+def test_every_suites_report_is_rewritten_with_the_current_findings(tmp_path, monkeypatch):
+    bench_dir = _copy_of_the_results(tmp_path, monkeypatch)
+    others = sorted(p.parent.name for p in bench_dir.glob("*/results.json"))
     assert bench.publish_all() == tmp_path / "BENCHMARKS.md"
 
     published = (tmp_path / "BENCHMARKS.md").read_text()
@@ -40,3 +47,15 @@ def test_every_suites_report_is_rewritten_with_the_current_findings(tmp_path, mo
         assert "](throughput.png)" in reports[suite]
         # the published report carries the other suites' figures too
         assert report.suite_summary(json.loads((bench_dir / suite / "results.json").read_text())) in published
+
+
+def test_rendering_a_full_runs_results_rewrites_every_report(tmp_path, monkeypatch, capsys):
+    """`python3 -m benchlib.render bench/trixie/results.json` once wrote only trixie's report,
+    and BENCHMARKS.md kept the findings of before."""
+    bench_dir = _copy_of_the_results(tmp_path, monkeypatch)
+    (tmp_path / "BENCHMARKS.md").write_text("stale\n")
+    monkeypatch.setattr(sys, "argv", ["render", str(bench_dir / "trixie" / "results.json")])
+    render.main()
+    assert capsys.readouterr().out == f"{tmp_path / 'BENCHMARKS.md'}\n"
+    for md in [tmp_path / "BENCHMARKS.md", *bench_dir.glob("*/BENCHMARKS.md")]:
+        assert md.read_text().count("marker 7f3a: written after the runs") == 1, md
