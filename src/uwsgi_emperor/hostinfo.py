@@ -10,6 +10,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from . import safeopen
+
 # The group that may create sockets in the run directory (/run/uwsgi is root:www-data 0775).
 RUNDIR_GROUP = "www-data"
 
@@ -41,9 +43,11 @@ def venv_pythons(venv):
     """The X.Y Python versions a virtualenv was built for, from pyvenv.cfg, else lib/pythonX.Y."""
     parser = configparser.ConfigParser()
     try:
-        with open(os.path.join(venv, "pyvenv.cfg"), encoding="utf-8") as handle:
-            # pyvenv.cfg has no section header.
-            parser.read_string("[venv]\n" + handle.read())
+        # The venv may be the app user's: a fifo or a huge file there must not hang or fill
+        # root's uwsgi-newapp (safeopen: regular files only, opened non-blocking, bounded).
+        text = safeopen.read_small(os.path.join(venv, "pyvenv.cfg"), 64 * 1024).decode("utf-8")
+        # pyvenv.cfg has no section header.
+        parser.read_string("[venv]\n" + text)
     except (OSError, UnicodeDecodeError, configparser.Error):
         pass
     else:

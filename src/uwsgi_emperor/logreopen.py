@@ -16,15 +16,21 @@ The Emperor's own log (and any app that chose `touch-logreopen` itself) is reope
 log master when the trigger file is touched.
 
 What is checked, not assumed: the processes that still hold a rotated log file (one no longer
-at its NAME.log path) open for writing, from /proc. Only those vassals are asked to reopen, and
-the helper waits until none is left. Each one that is left is reported on stderr (one line,
-naming the process and the file) and the exit status is 1, so logrotate reports the failure
-(its exit status, and the logrotate service or cron mail); its lines are not lost meanwhile,
-they keep going to the rotated file, which delaycompress keeps uncompressed until the next run.
+at its NAME.log path) open for writing, from /proc. Only the vassals the Emperor lists (its
+stats socket, uwsgi_emperor.emperor) with such a process among theirs are asked, each once, and
+the helper waits until none is left, TIMEOUT seconds at most for the whole run whatever the
+processes do. Each one that is left is reported on stderr (one line, naming the process and
+the file, its command line with control characters escaped) and the exit status is 1, so
+logrotate reports the failure (its exit status, and the logrotate service or cron mail); its
+lines are not lost meanwhile, they keep going to the rotated file, which delaycompress keeps
+uncompressed until the next run. A process that is neither the Emperor's nor a vassal's is
+reported and never waited for.
 
-Root never opens anything by path in /run/uwsgi (the vassals' user can write there): the fifo
-is reached through /proc/PID/fd of the master that holds it, and whether the vassal's user can
-open the new log is tried in a child that has dropped to that user.
+Root never opens anything of a process another user controls: /proc/PID/fd is only read with
+readlink and stat (to find the master fifo's path and inode); the fifo is opened by that path
+only once safeopen has checked that the name leads to that same fifo, owned by the vassal's
+uid, and it is opened non-blocking. Whether the vassal's user can open the new log is tried
+in a child that has dropped to that user.
 
 Not re-forked by `c`: an app's mules and spoolers. They keep the rotated file and are reported
 (an app that has them can use touch-logreopen instead, see vassal-defaults.ini).
@@ -39,10 +45,13 @@ import os
 import stat
 import sys
 import time
+from dataclasses import dataclass
 
-LOGS = "/var/log/uwsgi"
-TRIGGER = "/var/lib/uwsgi-emperor/logrotate.trigger"
-PROC = "/proc"
+from . import emperor, paths, safeopen, safetext
+
+LOGS = paths.LOGDIR
+TRIGGER = paths.LOGROTATE_TRIGGER
+PROC = emperor.PROC
 # What a vassal is told through its master fifo: reopen the log, then chain-reload workers.
 REOPEN = b"lc"
 # A chain reload waits for each worker's current request (harakiri is 60 s by default).
@@ -118,7 +127,7 @@ def _replaced_in_parent(pid, fd, logs, proc):
         return False
     try:
         log = current_log(os.readlink(f"{proc}/{pid}/fd/{fd}"))
-        ppid = parent(pid, proc)
+        ppid = emperor.parent(pid, proc)
         theirs = os.listdir(f"{proc}/{ppid}/fd")
     except OSError:
         return False
@@ -132,14 +141,9 @@ def _replaced_in_parent(pid, fd, logs, proc):
     return False
 
 
-def parent(pid, proc=PROC):
-    with open(f"{proc}/{pid}/stat") as f:
-        # The command name (field 2) may contain spaces and parentheses: split after the last ")".
-        return int(f.read().rsplit(")", 1)[1].split()[1])
-
-
 def master_fifo(pid, proc=PROC):
-    """/proc path of the named fifo PID holds open for reading (a uWSGI master fifo), else None."""
+    """(path, (st_dev, st_ino)) of the named fifo PID holds open for reading (a uWSGI master
+    fifo), else None. Only readlink and stat of /proc/PID/fd: nothing is opened there."""
     try:
         fds = os.listdir(f"{proc}/{pid}/fd")
     except OSError:
@@ -147,31 +151,16 @@ def master_fifo(pid, proc=PROC):
     for fd in sorted(int(n) for n in fds):
         link = f"{proc}/{pid}/fd/{fd}"
         try:
-            if not stat.S_ISFIFO(os.stat(link).st_mode) or os.readlink(link).startswith("pipe:"):
-                continue
+            target = os.readlink(link)
+            st = os.stat(link)
         except OSError:
             continue
+        if not stat.S_ISFIFO(st.st_mode) or not target.startswith("/") \
+                or target.endswith(" (deleted)"):
+            continue
         if not _write_mode(proc, pid, fd):
-            return link
+            return target, (st.st_dev, st.st_ino)
     return None
-
-
-def is_uwsgi(pid, proc=PROC):
-    """True when PID runs a uwsgi binary (ours or Debian's uwsgi-core)."""
-    try:
-        return os.path.basename(os.readlink(f"{proc}/{pid}/exe")).startswith("uwsgi")
-    except OSError:
-        return False
-
-
-def vassal_master(pid, proc=PROC):
-    """(master pid, its fifo's /proc path) for PID: itself or its parent, whichever is a uwsgi
-    process holding a master fifo (workers are the master's children); else (None, None)."""
-    for candidate in (pid, parent(pid, proc)):
-        fifo = master_fifo(candidate, proc) if is_uwsgi(candidate, proc) else None
-        if fifo:
-            return candidate, fifo
-    return None, None
 
 
 def _ids(pid, proc):
@@ -210,21 +199,20 @@ def user_can_open(pid, path, proc=PROC):
     return os.waitstatus_to_exitcode(status) == 0
 
 
-def ask_reopen(fifo, owner):
-    """Write the reopen commands into a master fifo (its /proc/PID/fd path); False if gone.
-
-    Root opens the master's descriptor through /proc, which checks root's permissions, not
-    the app's: the app could have put another file there since master_fifo() looked. So
-    nothing is written unless what was opened is a fifo owned by OWNER (the app's uid)."""
+def ask_reopen(fifo, owner, inode=None):
+    """Write the reopen commands into the master fifo at path FIFO; False if that is not a fifo
+    owned by OWNER (the vassal's uid, per the Emperor) and, given INODE, the very fifo its
+    master holds, or if nobody reads it. The name is in a directory the app can write:
+    safeopen checks what it names before anything is opened for writing, and never blocks."""
     try:
-        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        fd = safeopen.open_checked(fifo, os.O_WRONLY, kind=stat.S_ISFIFO, owner=owner,
+                                   inode=inode)
     except OSError:
         return False
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISFIFO(st.st_mode) or st.st_uid != owner:
-            return False
         return os.write(fd, REOPEN) == len(REOPEN)
+    except OSError:
+        return False
     finally:
         os.close(fd)
 
@@ -238,67 +226,115 @@ def touch(path):
 
 
 def command(pid, proc=PROC):
+    """PID's command line, as the app may have set it: shown with control characters escaped."""
     try:
         with open(f"{proc}/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            raw = f.read(4096)
     except OSError:
         return "?"
+    return safetext.visible(raw.replace(b"\0", b" ").strip())
+
+
+@dataclass
+class _Known:
+    """Who is who, per the Emperor: its own processes and its vassals' masters."""
+
+    vassals: dict      # master pid -> emperor.Vassal
+    emperor: set       # the Emperor's master and Emperor process
+
+
+def _known(stats_path, environ, proc):
+    stats = emperor.read_stats(stats_path) if stats_path else None
+    vassals = {v.pid: v for v in emperor.vassals(stats) if v.pid > 1}
+    own = {p for p in (emperor.emperor_pid(stats), emperor.master(environ, proc)) if p}
+    return _Known(vassals, own)
 
 
 def reopen(logs=LOGS, trigger=TRIGGER, timeout=TIMEOUT, proc=PROC, clock=time.monotonic,
-           sleep=time.sleep):
-    """Touch TRIGGER, ask each vassal writing to a rotated file of LOGS to reopen, wait until no
-    process does; the list of problems left (one line each), empty when everything reopened."""
+           sleep=time.sleep, stats_path=None, environ=os.environ):
+    """Touch TRIGGER, ask each vassal (as the Emperor on STATS_PATH lists them) writing to a
+    rotated file of LOGS to reopen, and wait until none does, TIMEOUT seconds at most in all;
+    the list of problems left (one line each), empty when everything reopened.
+
+    One deadline for the whole run, whatever the processes do: a vassal is asked once, and
+    a process that is not the Emperor's nor one of its vassals' is reported, not asked and
+    not waited for."""
     start = clock()
     problems = []
     try:
         touch(trigger)
     except OSError as e:
         problems.append(f"cannot touch {trigger} (the Emperor's reopen trigger): {e.strerror}")
-    asked = {}    # master pid -> when
-    refused = {}  # pid -> why it was not asked
+    known = _known(stats_path, environ, proc)
+    asked, refused = set(), {}  # vassal master pids asked; not asked, and why
     while True:
         writers = rotated_writers(logs, proc)
-        if not writers:
-            return problems
         now = clock() - start
+        if not writers or now >= timeout:
+            break
+        tree = emperor.process_tree(proc)
         pending = False
         for pid, files in writers.items():
-            try:
-                master, fifo = vassal_master(pid, proc)
-            except OSError:
-                continue  # it just exited
-            if master is not None and master not in asked and master not in refused:
-                log = current_log(files[0][1])
-                if not user_can_open(master, log, proc):
-                    # uWSGI would close its log, fail to open the new one and reload with
-                    # no log at all: leave it writing to the rotated file and say so.
-                    refused[master] = f"its user cannot open {log}"
-                elif ask_reopen(fifo, _ids(master, proc)["Uid"]):
-                    asked[master] = now
-            # Without a fifo (the Emperor, an app with its own touch-logreopen) the trigger
-            # does it within a second or two; a vassal asked gets TIMEOUT for its chain reload.
-            deadline = asked[master] + timeout if master in asked else TRIGGER_GRACE
-            pending = pending or now < deadline
+            master = emperor.vassal_of(pid, known.vassals, tree)
+            if master is None:
+                # The Emperor's own log: its log master reopens on the trigger.
+                ours = emperor.vassal_of(pid, known.emperor, tree) is not None
+                pending = pending or (ours and now < TRIGGER_GRACE)
+                continue
+            if master not in asked and master not in refused:
+                refused_why = _ask(master, known.vassals[master], current_log(files[0][1]), proc)
+                if refused_why:
+                    refused[master] = refused_why
+                else:
+                    asked.add(master)
+            # Without a fifo (an app with its own touch-logreopen) the trigger does it.
+            pending = pending or master in asked or (
+                refused.get(master) == NO_FIFO and now < TRIGGER_GRACE)
         if not pending:
             break
         sleep(0.2)
+    return problems + _report(logs, proc, known, asked, refused, timeout)
+
+
+NO_FIFO = "no master fifo to ask it to reopen"
+
+
+def _ask(master, vassal, log, proc):
+    """Ask vassal MASTER to reopen LOG; None when asked, else why not."""
+    try:
+        fifo = master_fifo(master, proc)
+        if fifo is None:
+            return NO_FIFO
+        if not user_can_open(master, log, proc):
+            # uWSGI would close its log, fail to open the new one and reload with no log
+            # at all: leave it writing to the rotated file and say so.
+            return f"not asked to reopen: its user cannot open {log}"
+    except OSError:
+        return "it exited"
+    path, inode = fifo
+    if not ask_reopen(path, vassal.uid, inode):
+        return f"not asked to reopen: {path} is not its master fifo, or nobody reads it"
+    return None
+
+
+def _report(logs, proc, known, asked, refused, timeout):
     left = {}  # (files, why) -> pids
+    tree = emperor.process_tree(proc)
     for pid, files in sorted(rotated_writers(logs, proc).items()):
-        try:
-            master, _ = vassal_master(pid, proc)
-        except OSError:
-            continue
+        master = emperor.vassal_of(pid, known.vassals, tree)
         if master is None:
-            why = "no master fifo to ask it to reopen"
+            if emperor.vassal_of(pid, known.emperor, tree) is not None:
+                why = "the Emperor did not reopen it on its trigger"
+            else:
+                why = "not a process of the Emperor or of one of its vassals: not asked"
         elif master in refused:
-            why = f"not asked to reopen: {refused[master]}"
+            why = refused[master]
         else:
-            why = f"asked to reopen through its master fifo {timeout:g} s ago, still not done"
-        paths = ", ".join(sorted({p for _, p in files}))
-        left.setdefault((paths, why), []).append(pid)
-    return problems + [f"{paths} still written by PID {', '.join(map(str, pids))} "
-                       f"({command(pids[0], proc)}): {why}" for (paths, why), pids in left.items()]
+            why = f"asked to reopen through its master fifo, still not done after {timeout:g} s"
+        paths_ = ", ".join(sorted({safetext.visible(p) for _, p in files}))
+        left.setdefault((paths_, why), []).append(pid)
+    return [f"{paths_} still written by PID {', '.join(map(str, pids))} "
+            f"({command(pids[0], proc)}): {why}" for (paths_, why), pids in left.items()]
 
 
 def main(argv=None):
@@ -310,9 +346,9 @@ def main(argv=None):
     parser.add_argument("--trigger", default=TRIGGER,
                         help=f"touched for the Emperor's log master (default {TRIGGER})")
     parser.add_argument("--timeout", type=float, default=TIMEOUT,
-                        help=f"seconds a vassal gets to reopen (default {TIMEOUT:g})")
+                        help=f"seconds the whole reopen may take (default {TIMEOUT:g})")
     args = parser.parse_args(argv)
-    problems = reopen(args.logs, args.trigger, args.timeout)
+    problems = reopen(args.logs, args.trigger, args.timeout, stats_path=paths.stats_socket())
     for line in problems:
         print(f"uwsgi-emperor: log not reopened: {line}", file=sys.stderr)
     return EXIT_FAILED if problems else EXIT_OK

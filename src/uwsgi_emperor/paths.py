@@ -7,6 +7,8 @@ CONFDIR = "/etc/uwsgi"
 STATEDIR = "/var/lib/uwsgi-emperor"
 RUNDIR = "/run/uwsgi"  # the vassals' sockets
 LOGDIR = "/var/log/uwsgi"
+# Touched by logrotate's postrotate: the Emperor's log master reopens emperor.log (emperor.ini).
+LOGROTATE_TRIGGER = "/var/lib/uwsgi-emperor/logrotate.trigger"
 # The Emperor's pid file and stats socket: root's directory, not RUNDIR (which www-data
 # can write), so nothing there is forged by an app. Named here once (etc/uwsgi/emperor.ini
 # and debian/ name them for the Emperor itself).

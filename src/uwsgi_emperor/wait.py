@@ -1,17 +1,28 @@
-"""uwsgi-ensite --wait: wait until the emperor has an app up, or say plainly why not."""
+"""uwsgi-ensite --wait: wait until the emperor has an app up, or say plainly why not.
+
+"Up" is decided from the vassal itself, never from whatever listens on a path an app's user
+can bind: the Emperor (its stats socket in root's directory, emperor.py) reports the app's
+vassal accepting requests, the app's unix socket is served by that vassal (SO_PEERCRED: the
+listener's pid is the vassal's master or one of its children), and both hold, with the same
+vassal pid, for STEADY seconds. A vassal that crash-loops binds, and may even accept, for a
+moment on each start: it never holds that long.
+"""
 
 import enum
-import json
 import os
+import re
 import socket
 import time
 from dataclasses import dataclass, field
 
-from . import inicheck
+from . import emperor, inicheck, safeopen, safetext
 
 DEFAULT_TIMEOUT = 10.0
 POLL_INTERVAL = 0.1
+STEADY = 1.5
 LOG_LINES = 15
+LOG_BYTES = 64 * 1024  # how much of the log's end is read: a log may be gigabytes
+LINE_CHARS = 1000
 
 
 class Reason(enum.Enum):
@@ -33,40 +44,6 @@ class Result:
         return self.reason is Reason.UP
 
 
-def read_stats(path, timeout=1.0):
-    """The emperor's stats (it writes JSON to whoever connects), or None if nobody answers."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(path)
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        return json.loads(b"".join(chunks).decode("utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def pid_alive(pidfile):
-    try:
-        with open(pidfile) as handle:
-            pid = int(handle.read().strip())
-        os.kill(pid, 0)
-    except PermissionError:
-        return True  # it exists, it just is not ours to signal
-    except (OSError, ValueError):
-        return False
-    return pid > 0
-
-
-def vassal_accepting(stats, name):
-    vassals = stats.get("vassals") if isinstance(stats, dict) else None
-    return any(
-        isinstance(v, dict) and v.get("id") == name + ".ini" and v.get("accepting")
-        for v in vassals or ()
-    )
-
-
 def parse_address(value):
     """uWSGI socket syntax -> (family, address) for connect(), or None if we cannot tell."""
     value = value.strip()
@@ -84,60 +61,110 @@ def parse_address(value):
     return family, (host, int(port))
 
 
-def accepts(address, timeout=0.5):
-    family, addr = address
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(addr)
-        return True
-    except OSError:
-        return False
-
-
 def app_option(uwsgi, ini, option):
     """The app's own value of OPTION as uWSGI reads it (magic variables expanded), or None;
     read unprivileged, and never for an ini that runs code when read (inicheck.get_option)."""
     return inicheck.get_option(ini, option, uwsgi)
 
 
-def tail(path, count=LOG_LINES):
+_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
+
+
+def log_tail(data, count=LOG_LINES):
+    """The last COUNT lines of the log's end DATA, made safe to print; when a Python traceback
+    ended before those lines, its exception line comes first, so the reason is never cut."""
+    lines = [line if len(line) <= LINE_CHARS else line[:LINE_CHARS] + "..."
+             for line in safetext.visible_lines(data, 10 ** 6)]
+    last = lines[-count:]
+    for i in range(len(lines) - len(last) - 1, -1, -1):
+        if lines[i].startswith("Traceback (most recent call last):"):
+            for line in lines[i + 1:len(lines) - len(last)]:
+                if _EXCEPTION.match(line):
+                    return [line, "..."] + last
+            break
+    return last
+
+
+def read_log_tail(path, count=LOG_LINES):
     try:
-        with open(path, "rb") as handle:
-            lines = handle.read().decode("utf-8", "replace").splitlines()
+        data, cut = safeopen.read_tail(path, LOG_BYTES)
     except OSError as err:
-        return [f"(cannot read {path}: {err.strerror})"]
-    return lines[-count:]
+        return [f"(cannot read {safetext.visible(path)}: {err.strerror or err})"]
+    if cut:
+        data = data.partition(b"\n")[2]  # the first line is only the end of one
+    return log_tail(data, count)
+
+
+def _vassal(stats, name):
+    for vassal in emperor.vassals(stats):
+        if vassal.name == name and not vassal.zerg:
+            return vassal
+    return None
+
+
+def _served_by(address, vassal, proc):
+    """None when ADDRESS (a unix socket) is served by VASSAL's processes, else why not."""
+    listener = emperor.peer(address[1])
+    if listener is None:
+        return "accepts no connection"
+    pid, uid, _ = listener
+    if pid not in emperor.descendants(vassal.pid, emperor.process_tree(proc)):
+        return f"is served by pid {pid} (uid {uid}), not by the app's vassal (pid {vassal.pid})"
+    return None
 
 
 def wait_up(name, *, ini, rundir, logdir, stats_path, pidfile, timeout, uwsgi,
-            clock=time.monotonic, sleep=time.sleep):
+            clock=time.monotonic, sleep=time.sleep, steady=STEADY, proc=emperor.PROC):
     """Wait up to TIMEOUT seconds until app NAME (its ini at INI) is up under the emperor whose
     stats server is STATS_PATH and pid file PIDFILE. The app's socket and log default to
     RUNDIR/NAME.sock and LOGDIR/NAME.log unless its ini names its own."""
-    stats = read_stats(stats_path)
-    if stats is None and not pid_alive(pidfile):
-        return Result(
-            Reason.NO_EMPEROR,
-            f"no emperor running (nothing answers on {stats_path}, no live process in {pidfile}); "
-            f"app {name} starts when the emperor starts",
-        )
+    stats = emperor.read_stats(stats_path)
+    if stats is None:
+        pid = emperor.read_pidfile(pidfile)
+        if pid is None or not emperor.is_emperor(pid, uwsgi, proc):
+            return Result(
+                Reason.NO_EMPEROR,
+                f"no emperor running (nothing answers on {stats_path}, no Emperor process in "
+                f"{pidfile}); app {name} starts when the emperor starts",
+            )
     socket_value = app_option(uwsgi, ini, "socket") or os.path.join(rundir, name + ".sock")
     address = parse_address(socket_value)
     deadline = clock() + timeout
+    since, seen_pids, why = None, set(), "the emperor does not report it yet"
     while True:
-        if stats is not None and vassal_accepting(stats, name):
-            return Result(Reason.UP, f"App {name} is up (the emperor reports it accepting requests).")
-        if address is not None and accepts(address):
-            return Result(Reason.UP, f"App {name} is up ({socket_value} accepts connections).")
-        if clock() >= deadline:
+        vassal = _vassal(stats, name)
+        now = clock()
+        if vassal is None or vassal.pid <= 1:
+            why, since = "the emperor does not report it running", None
+        elif not vassal.accepting:
+            seen_pids.add(vassal.pid)
+            why, since = "the emperor does not report it accepting requests", None
+        else:
+            seen_pids.add(vassal.pid)
+            # Who listens is asked when the window opens and when it closes (a connection
+            # each), not at every poll.
+            starting = since is None or since[0] != vassal.pid
+            if starting or now - since[1] >= steady:
+                problem = _served_by(address, vassal, proc) if address is not None \
+                    and address[0] == socket.AF_UNIX else None
+                if problem:
+                    why, since = f"{socket_value} {problem}", None
+                elif starting:
+                    since = (vassal.pid, now)
+                    why = f"it has not stayed up for {steady:g} s yet"
+                else:
+                    return Result(Reason.UP, f"App {name} is up (its vassal, pid {vassal.pid}, "
+                                             f"accepts requests on {socket_value}).")
+        if now >= deadline:
             break
         sleep(POLL_INTERVAL)
-        stats = read_stats(stats_path)
+        stats = emperor.read_stats(stats_path)
+    if len(seen_pids) > 1:
+        why = f"its vassal was started {len(seen_pids)} times while waiting: it keeps exiting"
     log = app_option(uwsgi, ini, "logto") or os.path.join(logdir, name + ".log")
     return Result(
         Reason.NOT_UP,
-        f"app {name} is not up after {timeout:g} s ({socket_value} accepts no connection); "
-        f"last lines of {log}:",
-        tail(log),
+        f"app {name} is not up after {timeout:g} s ({why}); last lines of "
+        f"{safetext.visible(log)}:",
+        read_log_tail(log),
     )

@@ -206,7 +206,7 @@ def test_wait_without_value_keeps_the_next_word_as_a_name(tree, capsys):
     run = tree.root / "run"
     assert err == (
         f"uwsgi-ensite: error: no emperor running (nothing answers on {run}/emperor-stats.sock, "
-        f"no live process in {run}/emperor.pid); app app1 starts when the emperor starts\n"
+        f"no Emperor process in {run}/emperor.pid); app app1 starts when the emperor starts\n"
     )
     assert os.path.islink(tree.enabled / "app1.ini")
 
@@ -237,42 +237,47 @@ def emperor_stats(tree):
     server.server_close()
 
 
+def _listening(path):
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen(128)
+    return listener
+
+
 @pytest.mark.needs_uwsgi
 def test_wait_succeeds_when_the_emperor_reports_the_vassal_accepting(tree, capsys, emperor_stats):
-    emperor_stats["vassals"] = [{"id": "app1.ini", "pid": 1, "ready": 1, "accepting": 1}]
+    # The vassal is this process, which also listens on the app's socket.
+    emperor_stats["vassals"] = [{"id": "app1.ini", "pid": os.getpid(), "ready": 1, "accepting": 1}]
     tree.add("app1")
-    assert ensite("--wait", "--timeout=5", "app1") == 0
+    run = tree.root / "run"
+    with _listening(run / "app1.sock"):
+        assert ensite("--wait", "--timeout=5", "app1") == 0
     assert output(capsys) == (
-        f"Enabling app app1.\n{HINT}\nApp app1 is up (the emperor reports it accepting requests).\n",
+        f"Enabling app app1.\n{HINT}\nApp app1 is up (its vassal, pid {os.getpid()}, accepts "
+        f"requests on {run}/app1.sock).\n",
         "",
     )
 
 
 @pytest.mark.needs_uwsgi
-def test_wait_succeeds_when_the_app_socket_accepts(tree, capsys):
+def test_a_socket_that_accepts_without_the_emperor_is_not_up(tree, capsys):
     run = tree.root / "run"
     run.mkdir()
-    (run / "emperor.pid").write_text(f"{os.getpid()}\n")
+    (run / "emperor.pid").write_text(f"{os.getpid()}\n")  # a root process, not the Emperor
     tree.add("app1")
-    with socket.socket(socket.AF_UNIX) as listener:
-        listener.bind(str(run / "app1.sock"))
-        listener.listen(1)
-        assert ensite("-q", "--wait", "--timeout", "5", "app1") == 0
-    assert output(capsys) == ("", "")
+    with _listening(run / "app1.sock"):
+        assert ensite("-q", "--wait", "--timeout", "1", "app1") == 1
+    assert "uwsgi-ensite: error: no emperor running" in output(capsys)[1]
 
 
 @pytest.mark.needs_uwsgi
-def test_wait_uses_the_socket_the_app_sets_itself(tree, capsys):
-    run = tree.root / "run"
-    run.mkdir()
-    (run / "emperor.pid").write_text(f"{os.getpid()}\n")
+def test_wait_uses_the_socket_the_app_sets_itself(tree, capsys, emperor_stats):
+    emperor_stats["vassals"] = [{"id": "app1.ini", "pid": os.getpid(), "ready": 1, "accepting": 1}]
     own = tree.root / "own.sock"
     tree.add("app1", f"[uwsgi]\nmodule = x\nsocket = {own}\n")
-    with socket.socket(socket.AF_UNIX) as listener:
-        listener.bind(str(own))
-        listener.listen(1)
+    with _listening(own):
         assert ensite("--wait", "app1") == 0
-    assert output(capsys)[0].endswith(f"App app1 is up ({own} accepts connections).\n")
+    assert output(capsys)[0].endswith(f"accepts requests on {own}).\n")
 
 
 @pytest.mark.needs_uwsgi
@@ -287,8 +292,8 @@ def test_wait_failure_shows_the_end_of_the_app_log(tree, capsys, emperor_stats):
     assert out == f"Enabling app app1.\n{HINT}\n"
     run = tree.root / "run"
     assert err == (
-        f"uwsgi-ensite: error: app app1 is not up after 0.3 s ({run}/app1.sock accepts no "
-        f"connection); last lines of {log}/app1.log:\n"
+        f"uwsgi-ensite: error: app app1 is not up after 0.3 s (the emperor does not report it "
+        f"accepting requests); last lines of {log}/app1.log:\n"
         + "".join(f"  line {i}\n" for i in range(16, 31))
     )
     assert os.path.islink(tree.enabled / "app1.ini")

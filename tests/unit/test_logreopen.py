@@ -73,46 +73,121 @@ def test_a_reader_is_not_a_writer(tmp_path):
         proc.wait(timeout=10)
 
 
-def test_no_fifo_no_master_and_the_report_names_the_file(writer, tmp_path):
+def test_a_process_not_of_the_emperor_is_reported_not_asked_nor_waited_for(writer, tmp_path):
     proc, logs, log = writer
     log.rename(logs / "app.log.1")
-    assert logreopen.vassal_master(proc.pid) == (None, None)
     ticks = iter(range(1000))
     problems = logreopen.reopen(str(logs), str(tmp_path / "trigger"), timeout=5,
                                 clock=lambda: next(ticks), sleep=lambda s: None)
     assert problems == [f"{logs}/app.log.1 still written by PID {proc.pid} "
-                        f"({sys.executable} -c {WRITER}): no master fifo to ask it to reopen"]
+                        f"({sys.executable} -c {WRITER}): not a process of the Emperor or of "
+                        "one of its vassals: not asked"]
     # The trigger the Emperor watches was created.
     assert (tmp_path / "trigger").exists()
 
 
-def test_ask_reopen_writes_the_commands_into_a_held_fifo(tmp_path):
+# A writer that, each time it is looked at, hands the rotated file to a new child and exits
+# (issue 24: with a fresh deadline per process this kept logrotate running for minutes).
+FORKER = """
+import os, sys, time
+end = time.monotonic() + 60
+while time.monotonic() < end:
+    if os.fork():
+        os._exit(0)
+    time.sleep(0.05)
+"""
+
+
+def test_a_forking_writer_does_not_hold_up_the_reopen(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "app.log"
+    with open(log, "a") as f:
+        subprocess.run([sys.executable, "-c", FORKER], stderr=f, start_new_session=True,
+                       check=True)
+    log.rename(logs / "app.log.1")
+    try:
+        start = time.monotonic()
+        problems = logreopen.reopen(str(logs), str(tmp_path / "trigger"), timeout=3)
+        took = time.monotonic() - start
+        assert len(problems) == 1 and problems[0].startswith(f"{logs}/app.log.1 still written by")
+        assert problems[0].endswith("not a process of the Emperor or of one of its vassals: not asked")
+        assert took < 3 + 2, took  # the bound itself, not a speed target
+    finally:
+        for pid in logreopen.rotated_writers(str(logs)):
+            os.kill(pid, 9)
+
+
+def test_a_writers_command_line_is_shown_with_control_characters_escaped(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "app.log"
+    forged = "\x1b]0;owned\x07\x1b[2J\ruwsgi-emperor: every log reopened"
+    with open(log, "a") as f:
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, forged], stdin=subprocess.PIPE,
+                                stderr=f)
+    try:
+        log.rename(logs / "app.log.1")
+        ticks = iter(range(1000))
+        [problem] = logreopen.reopen(str(logs), str(tmp_path / "trigger"), timeout=5,
+                                     clock=lambda: next(ticks), sleep=lambda s: None)
+        assert "\\x1b]0;owned\\x07\\x1b[2J\\x0duwsgi-emperor: every log reopened" in problem
+        assert not any(ord(c) < 32 for c in problem)
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)
+
+
+def _fifo_inode(path):
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def test_ask_reopen_writes_the_commands_into_the_masters_fifo(tmp_path):
     fifo = tmp_path / "app.fifo"
     os.mkfifo(fifo, 0o600)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        assert logreopen.ask_reopen(f"/proc/self/fd/{reader}", os.getuid())
+        assert logreopen.ask_reopen(str(fifo), os.getuid(), _fifo_inode(fifo))
         assert os.read(reader, 16) == b"lc"
-        # A fifo of another user: nothing written (root opens /proc/PID/fd with root's rights).
-        assert not logreopen.ask_reopen(f"/proc/self/fd/{reader}", os.getuid() + 1)
+        # A fifo of another user than the vassal's: nothing written.
+        assert not logreopen.ask_reopen(str(fifo), os.getuid() + 1)
+        # Another fifo put at the name since the master's was found: nothing written.
+        other = tmp_path / "other.fifo"
+        os.mkfifo(other, 0o600)
+        assert not logreopen.ask_reopen(str(other), os.getuid(), _fifo_inode(fifo))
         assert os.read(reader, 16) == b""
     finally:
         os.close(reader)
     # Nobody holds it any more: nothing to ask, and no hang.
-    assert not logreopen.ask_reopen(str(fifo), os.getuid())
+    assert not logreopen.ask_reopen(str(fifo), os.getuid(), _fifo_inode(fifo))
 
 
-def test_ask_reopen_writes_nothing_into_a_regular_file_put_in_the_fifos_place(tmp_path):
-    """What an app could swap in after master_fifo() looked: a file root would otherwise write."""
+def test_ask_reopen_writes_nothing_through_a_link_or_into_a_regular_file(tmp_path):
+    """What an app could put at the fifo's name: a file root would otherwise write."""
     victim = tmp_path / "root-only"
     victim.write_text("root's data\n")
     victim.chmod(0o600)
-    reader = os.open(victim, os.O_RDONLY)
-    try:
-        assert not logreopen.ask_reopen(f"/proc/self/fd/{reader}", os.getuid())
-    finally:
-        os.close(reader)
+    link = tmp_path / "app.fifo"
+    link.symlink_to(victim)
+    assert not logreopen.ask_reopen(str(link), os.getuid())
+    assert not logreopen.ask_reopen(str(victim), os.getuid())
     assert victim.read_text() == "root's data\n"
+
+
+def test_master_fifo_finds_the_fifo_a_process_reads(tmp_path):
+    fifo = tmp_path / "app.fifo"
+    os.mkfifo(fifo, 0o600)
+    proc = subprocess.Popen([sys.executable, "-c",
+                             f"import os, sys; fd = os.open({str(fifo)!r}, os.O_RDONLY | "
+                             "os.O_NONBLOCK); print('ok', flush=True); sys.stdin.read()"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ok\n"
+        assert logreopen.master_fifo(proc.pid) == (str(fifo), _fifo_inode(fifo))
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)
 
 
 def test_a_trigger_that_cannot_be_touched_is_one_line_not_a_traceback(tmp_path):

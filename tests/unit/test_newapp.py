@@ -5,6 +5,8 @@ import pathlib
 import subprocess
 import sys
 
+import os
+
 import pytest
 
 from uwsgi_emperor import (
@@ -119,6 +121,19 @@ def test_venv_version_from_pyvenv_cfg_of_virtualenv(tmp_path):
     assert str(err.value) == (
         f"virtualenv {venv} is built for Python 3.12; the packaged uWSGI runs Python 3.11"
     )
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link"])
+def test_a_pyvenv_cfg_that_is_no_regular_file_is_not_read(tmp_path, kind):
+    """Issue 24: the venv is the app user's; a fifo there made uwsgi-newapp hang forever."""
+    venv = _venv(tmp_path, libs=["python3.11"])
+    if kind == "fifo":
+        os.mkfifo(venv / "pyvenv.cfg")
+    else:
+        (tmp_path / "other.cfg").write_text("version = 3.12.1\n")
+        (venv / "pyvenv.cfg").symlink_to(tmp_path / "other.cfg")
+    # Falls back to lib/pythonX.Y, and returns at once.
+    assert hostinfo.venv_pythons(str(venv)) == {"3.11"}
 
 
 def test_venv_version_from_lib_dir(tmp_path):

@@ -1,0 +1,94 @@
+"""After an upgrade (or a downgrade) of the package: reload every app onto the new uwsgi.
+
+Run by the postinst, through /usr/lib/uwsgi-emperor/reload-after-upgrade OLD NEW.
+
+An upgrade replaces /opt/venvs/uwsgi-emperor/bin/uwsgi under a running Emperor. The package
+does not restart the Emperor (that stops every app for seconds); it asks for a graceful
+reload (the service's reload: SIGHUP to the Emperor process). Each vassal's master then waits
+for its workers' requests and re-executes the new binary, keeping its listening socket open:
+no request fails. The Emperor's own two processes keep the previous binary until its next
+restart; said on the installer's output and in emperor.log, never silently.
+
+The Emperor is found only as emperor.master() finds it (root's pid file, a root process),
+and emperor.log is written only on a descriptor opened here and checked (safeopen), in a
+directory only root can write; otherwise the line goes to the installer's output alone.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+from . import emperor, paths, safeopen
+
+EMPEROR_LOG = "emperor.log"
+RELOAD_HINT = ("reload them gracefully with: systemctl reload uwsgi-emperor "
+               "(or /etc/init.d/uwsgi-emperor reload)")
+
+
+def say(text):
+    print(f"uwsgi-emperor: {text}", file=sys.stderr)
+
+
+def append_to_emperor_log(logdir, version, text, now=time.time):
+    """One line at the end of LOGDIR/emperor.log, as uWSGI's log-date writes them; False when
+    the log is not root's alone (a statoverride, a link, a hard link) and nothing was written."""
+    line = f"{time.strftime('%a %b %e %H:%M:%S %Y', time.localtime(now()))} - " \
+           f"[uwsgi-emperor {version}] {text}\n"
+    try:
+        dir_fd = safeopen.root_only_dir(logdir)
+    except OSError:
+        return False
+    try:
+        fd = safeopen.open_checked(EMPEROR_LOG, os.O_WRONLY | os.O_APPEND, owner=0,
+                                   single_link=True, dir_fd=dir_fd)
+    except OSError:
+        return False
+    finally:
+        os.close(dir_fd)
+    try:
+        os.write(fd, line.encode("utf-8", "replace"))
+    finally:
+        os.close(fd)
+    return True
+
+
+def reload_after_upgrade(old, new, *, environ=os.environ, find_master=emperor.master,
+                         run=subprocess.run):
+    master = find_master()
+    if master is None:
+        return 0  # nothing runs: the next start is on the new binary
+    logdir = paths.logdir(environ)
+    # invoke-rc.d honours policy-rc.d (chroots, image builds); it reports a denial as success
+    # unless asked to disclose it.
+    rc = run(["invoke-rc.d", "--disclose-deny", "uwsgi-emperor", "reload"],
+             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    if rc != 0:
+        why = "the local policy (policy-rc.d) forbade it" if rc == 101 else "it failed"
+        say(f"did not reload the Emperor (pid {master}): {why}; every app still runs {old}.")
+        say(RELOAD_HINT)
+        append_to_emperor_log(logdir, new, f"upgraded from {old}, but no reload ({why}): "
+                                           f"every app still runs {old}")
+        return 0
+    msg = f"upgraded from {old}: every app is reloaded gracefully onto the new uwsgi"
+    try:
+        deleted = emperor.exe(master).endswith(" (deleted)")
+    except OSError:
+        deleted = False
+    if deleted:
+        msg += (f"; the Emperor itself (pid {master}) keeps running the previous binary until "
+                "its next restart, which stops every app for seconds (see Upgrades in "
+                "/usr/share/doc/uwsgi-emperor/README.md)")
+    say(msg + ".")
+    append_to_emperor_log(logdir, new, msg)
+    return 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    old, new = (list(argv) + ["?", "?"])[:2]
+    return reload_after_upgrade(old, new)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
