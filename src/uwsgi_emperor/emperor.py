@@ -153,7 +153,7 @@ class Vassal:
 
     name: str       # the app's name: apps-enabled/NAME.ini
     pid: int        # its master (0 while the Emperor respawns it)
-    uid: int
+    uid: int        # the Emperor's idea of its user: set in tyrant mode only, else 0
     gid: int
     ready: bool     # spawned and loyal to the Emperor
     accepting: bool  # its first worker accepts requests

@@ -282,7 +282,7 @@ def reopen(logs=LOGS, trigger=TRIGGER, timeout=TIMEOUT, proc=PROC, clock=time.mo
                 pending = pending or (ours and now < TRIGGER_GRACE)
                 continue
             if master not in asked and master not in refused:
-                refused_why = _ask(master, known.vassals[master], current_log(files[0][1]), proc)
+                refused_why = _ask(master, current_log(files[0][1]), proc)
                 if refused_why:
                     refused[master] = refused_why
                 else:
@@ -299,7 +299,7 @@ def reopen(logs=LOGS, trigger=TRIGGER, timeout=TIMEOUT, proc=PROC, clock=time.mo
 NO_FIFO = "no master fifo to ask it to reopen"
 
 
-def _ask(master, vassal, log, proc):
+def _ask(master, log, proc):
     """Ask vassal MASTER to reopen LOG; None when asked, else why not."""
     try:
         fifo = master_fifo(master, proc)
@@ -312,7 +312,13 @@ def _ask(master, vassal, log, proc):
     except OSError:
         return "it exited"
     path, inode = fifo
-    if not ask_reopen(path, vassal.uid, inode):
+    # The uid the master runs as now (the kernel's), not the Emperor's "uid" of the vassal,
+    # which is only set in tyrant mode.
+    try:
+        owner = _ids(master, proc)["Uid"]
+    except OSError:
+        return "it exited"
+    if not ask_reopen(path, owner, inode):
         return f"not asked to reopen: {path} is not its master fifo, or nobody reads it"
     return None
 

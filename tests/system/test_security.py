@@ -21,7 +21,7 @@ import stack
 INIT = "/etc/init.d/uwsgi-emperor"
 UWSGI = "/opt/venvs/uwsgi-emperor/bin/uwsgi"
 # One root-only file per attack, so that each test shows its own attack's effect.
-SECRETS = ("log", "pid", "race", "upgrade")
+SECRETS = ("log", "pid", "race", "upgrade", "upgrade-race", "purge")
 SECRET_TEXT = "root only secret\n"
 UNTOUCHED = ("root:root 600", SECRET_TEXT.strip())
 
@@ -284,6 +284,222 @@ def test_socket_chown_race(machine, record):
     machine.run("rm -f /run/uwsgi/roots-file /run/uwsgi/x")
 
 
+# ------------------------------------------------------------------ issue 24: root's tools
+# An app (www-data) running the packaged uwsgi binary with a command line that names the
+# Emperor's ini, flipping one descriptor between emperor.log and a root-only file (both
+# O_PATH: no permission needed on either) as fast as it can.
+FLIPPER = """
+import os, threading
+N = 100
+log = os.open("/var/log/uwsgi/emperor.log", os.O_PATH)
+secret = os.open(os.environ["SECRET"], os.O_PATH)
+def flip():
+    while True:
+        os.dup2(log, N)
+        os.dup2(secret, N)
+threading.Thread(target=flip, daemon=True).start()
+def application(env, start_response):
+    start_response("200 OK", [])
+    return [b""]
+"""
+UPGRADE_RUNS = 40
+
+
+def www_data_popen(machine, command):
+    return machine.popen("exec setpriv --reuid=www-data --regid=www-data --init-groups -- "
+                         + command)
+
+
+def test_upgrade_script_trusts_no_pid_file_and_no_process_of_www_data(machine):
+    """Issue 24, finding 1: with the Emperor stopped, www-data names its own uwsgi process in
+    the old pid file /run/uwsgi/emperor.pid. reload-after-upgrade (run by every upgrade's
+    postinst) must neither take it for the Emperor nor append through its descriptors: the
+    2.0.31-5 script did both, and its line landed in the root-only file within a few runs."""
+    machine.run(f"{INIT} stop")
+    stack.wait_for(lambda: stack.uwsgi_count(machine) == 0, 30)
+    machine.run("cat > /tmp/flipper.py", input=FLIPPER)
+    forged = www_data_popen(machine, f"env SECRET={secret('upgrade-race')} {UWSGI} "
+                            "--socket /tmp/flipper.sock --wsgi-file /tmp/flipper.py "
+                            "--enable-threads --env 'X=--ini /etc/uwsgi/emperor.ini'")
+    try:
+        pid = stack.wait_for(lambda: machine.out(
+            "pgrep -u www-data -f flipper.sock", check=False), 10)[0]
+        stack.wait_for(lambda: machine.run(f"test -e /proc/{pid}/fd/100", check=False)
+                       .returncode == 0, 10)
+        attack = as_www_data(machine, f"echo {pid} > {OLD_PIDFILE}")
+        assert attack.returncode == 0, attack.stderr
+        runs = [machine.run("/usr/lib/uwsgi-emperor/reload-after-upgrade 2.0.31-4 2.0.31-5",
+                            check=False) for _ in range(UPGRADE_RUNS)]
+        assert secret_state(machine, "upgrade-race") == UNTOUCHED
+        assert {(run.returncode, run.stdout, run.stderr) for run in runs} == {(0, "", "")}
+        assert "upgraded from" not in machine.out("cat /var/log/uwsgi/emperor.log")
+    finally:
+        machine.run("pkill -u www-data -f flipper.sock", check=False)
+        forged.communicate(timeout=30)
+        machine.run(f"rm -f {OLD_PIDFILE} /tmp/flipper.sock")
+        machine.run(f"{INIT} start")
+    stack.wait_for(lambda: accepting(machine, "app1") and accepting(machine, "app2"), 30)
+    # The real Emperor running, the same script finds it and writes its line to its log.
+    run = machine.run("/usr/lib/uwsgi-emperor/reload-after-upgrade 2.0.31-4 2.0.31-5")
+    master = machine.out(f"cat {PIDFILE}")
+    assert run.stderr == ("uwsgi-emperor: upgraded from 2.0.31-4: every app is reloaded "
+                          "gracefully onto the new uwsgi.\n")
+    assert ("[uwsgi-emperor 2.0.31-5] upgraded from 2.0.31-4: every app is reloaded gracefully"
+            in machine.out("cat /var/log/uwsgi/emperor.log"))
+    assert emperor_masters(machine) == [int(master)]
+    stack.wait_for(lambda: accepting(machine, "app1") and accepting(machine, "app2"), 30)
+
+
+# A www-data process that holds a log logrotate moves, shows a forged line as its command
+# line, and hands the file to a new child each time it reads from its own fifo (as a master
+# would read "lc"), or every 0.2 s. It runs in the packaged uwsgi (--pyrun), as an app would.
+FORKER = r"""
+import os, select, sys, time
+os.dup2(os.open("/var/log/uwsgi/app1.log", os.O_WRONLY | os.O_APPEND), 2)
+os.mkfifo("/tmp/forker.fifo")
+fifo = os.open("/tmp/forker.fifo", os.O_RDONLY | os.O_NONBLOCK)
+print("ready", flush=True)
+end = time.monotonic() + 600
+while time.monotonic() < end:
+    select.select([fifo], [], [], 0.2)
+    try:
+        os.read(fifo, 16)
+    except OSError:
+        pass
+    if os.fork():
+        os._exit(0)
+"""
+# (octal: dash's printf knows no \\x)
+FORGED_TITLE = "\\033]0;owned\\007\\033[2J\\ruwsgi-emperor: every log reopened"
+
+
+def test_logrotate_finishes_whatever_a_www_data_process_does(machine, record):
+    """Issue 24, findings 2 and 3: the postrotate has one deadline and waits for no process
+    that is not the Emperor's; what it prints of that process is escaped."""
+    machine.run("cat > /tmp/forker.py", input=FORKER)
+    forker = www_data_popen(machine, f"{UWSGI} --pyrun /tmp/forker.py "
+                                     f"--env \"X=$(printf '{FORGED_TITLE}')\"")
+    try:
+        assert forker.stdout.readline().strip() == "ready"
+        start = machine.out("date +%s.%N")
+        rotate = machine.run("timeout 300 logrotate -f /etc/logrotate.d/uwsgi-emperor",
+                             check=False)
+        took = float(machine.out("date +%s.%N")) - float(start)
+    finally:
+        machine.run("pkill -u www-data -f /tmp/forker.py", check=False)
+        forker.communicate(timeout=30)
+        machine.run("rm -f /tmp/forker.fifo")
+    record("logrotate -f with a forking www-data writer (s)", round(took, 1))
+    assert rotate.returncode == 1, rotate.stdout + rotate.stderr
+    # Only the stranger is reported: both vassals reopened.
+    ours = [line for line in rotate.stderr.splitlines() if line.startswith("uwsgi-emperor:")]
+    assert len(ours) == 1, rotate.stderr
+    [problem] = ours
+    assert problem.startswith("uwsgi-emperor: log not reopened: /var/log/uwsgi/app1.log.1 "
+                              "still written by PID ")
+    assert problem.endswith("not a process of the Emperor or of one of its vassals: not asked")
+    assert "\\x1b]0;owned\\x07\\x1b[2J\\x0duwsgi-emperor: every log reopened" in problem
+    assert "\x1b" not in rotate.stderr and "\r" not in rotate.stderr
+    for name in ("app1", "app2"):
+        stack.wait_for(lambda: accepting(machine, name), 30)
+
+
+# An app that prints terminal escapes and a forged success line into its own log, then fails.
+BROKEN_APP = "raise ImportError('broken on purpose \\x1b]0;owned\\x07\\x1b[2J\\x1b[H\\rApp broken is up')\n"
+BROKEN_INI = "[uwsgi]\nchdir = /srv\nmodule = broken_app:application\n"
+
+
+# www-data binds the broken app's socket path whenever nothing is there (the vassal's vacuum
+# removes it each time it exits).
+SQUATTER = """
+import os, socket, time
+path, held = "/run/uwsgi/broken.sock", []
+print("ready", flush=True)
+end = time.monotonic() + 600
+while time.monotonic() < end:
+    if not os.path.lexists(path):
+        s = socket.socket(socket.AF_UNIX)
+        try:
+            s.bind(path)
+            s.listen(64)
+            held.append(s)
+        except OSError:
+            s.close()
+    time.sleep(0.02)
+"""
+
+
+def ensite_wait(machine, name, timeout=5, prefix=""):
+    return machine.run(f"{prefix}uwsgi-ensite --wait --timeout {timeout} {name}", check=False)
+
+
+def test_wait_reports_a_broken_app_down_with_its_log_made_safe(machine):
+    """Issue 24, findings 3 and 4: a broken app is down, whoever listens on its path, and the
+    tail of its log reaches root's terminal escaped; an 8 GiB log is read from its end."""
+    machine.run("cat > /srv/broken_app.py", input=BROKEN_APP)
+    machine.run("cat > /etc/uwsgi/apps-available/broken.ini", input=BROKEN_INI)
+    try:
+        wait = ensite_wait(machine, "broken")
+        assert wait.returncode == 1, wait.stdout + wait.stderr
+        assert "uwsgi-ensite: error: app broken is not up after 5 s" in wait.stderr
+        assert ("  ImportError: broken on purpose \\x1b]0;owned\\x07\\x1b[2J\\x1b[H\\x0dApp "
+                "broken is up\n") in wait.stderr
+        assert "\x1b" not in wait.stderr + wait.stdout and "is up" not in wait.stdout
+        # www-data listens on the broken app's socket path: still down.
+        machine.run("uwsgi-dissite -q broken")
+        machine.run("rm -f /run/uwsgi/broken.sock")
+        machine.run("cat > /tmp/squatter.py", input=SQUATTER)
+        listener = www_data_popen(machine, "/usr/bin/python3 /tmp/squatter.py")
+        try:
+            assert listener.stdout.readline().strip() == "ready"
+            wait = ensite_wait(machine, "broken")
+            assert wait.returncode == 1, wait.stdout + wait.stderr
+            assert "is up" not in wait.stdout
+        finally:
+            machine.run("pkill -u www-data -f /tmp/squatter.py", check=False)
+            listener.communicate(timeout=30)
+        # Its log made 8 GiB (sparse) by its own user; --wait under a 2 GiB address space.
+        machine.run("uwsgi-dissite -q broken")
+        assert as_www_data(machine, "truncate -s 8G /var/log/uwsgi/broken.log").returncode == 0
+        wait = ensite_wait(machine, "broken", prefix="prlimit --as=2147483648 ")
+        assert wait.returncode == 1, wait.stdout + wait.stderr
+        assert "Traceback" not in wait.stderr.split("last lines of")[0]
+        assert "MemoryError" not in wait.stderr
+    finally:
+        machine.run("uwsgi-dissite -q broken; rm -f /etc/uwsgi/apps-available/broken.ini "
+                    "/var/log/uwsgi/broken.log /srv/broken_app.py", check=False)
+
+
+def test_wait_reports_a_crash_looping_app_down_every_time(machine):
+    """Issue 24, finding 4: its master-fifo path planted as a directory, an app binds briefly
+    on each start; 2.0.31-5's --wait called it up in 2 of 4 runs."""
+    machine.run("cat > /etc/uwsgi/apps-available/looping.ini", input=APP_INI)
+    assert as_www_data(machine, "mkdir /run/uwsgi/looping.fifo").returncode == 0
+    try:
+        for _ in range(4):
+            wait = ensite_wait(machine, "looping")
+            assert wait.returncode == 1, wait.stdout + wait.stderr
+            assert "is up" not in wait.stdout
+            machine.run("uwsgi-dissite -q looping")
+    finally:
+        machine.run("uwsgi-dissite -q looping; rm -f /etc/uwsgi/apps-available/looping.ini; "
+                    "rmdir /run/uwsgi/looping.fifo", check=False)
+
+
+def test_newapp_does_not_hang_on_a_fifo_in_the_apps_venv(machine):
+    """Issue 24, finding 5: pyvenv.cfg made a fifo by the venv's owner."""
+    assert as_www_data(machine, "mkdir -p /tmp/evilvenv/lib/python3.0 && "
+                                "mkfifo /tmp/evilvenv/pyvenv.cfg").returncode == 0
+    try:
+        run = machine.run("timeout 60 uwsgi-newapp evil --module app:app --chdir /srv "
+                          "--virtualenv /tmp/evilvenv --stdout", check=False)
+        assert run.returncode not in (0, 124), run.stdout + run.stderr
+        assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+        assert "virtualenv /tmp/evilvenv is built for Python 3.0" in run.stderr
+    finally:
+        machine.run("rm -rf /tmp/evilvenv")
+
+
 # The postinst as dpkg runs it on an upgrade from 2.0.31-1 (the last old layout).
 POSTINST_UPGRADE = ("DPKG_MAINTSCRIPT_PACKAGE=uwsgi-emperor DPKG_MAINTSCRIPT_NAME=postinst "
                     "DPKG_MAINTSCRIPT_ARCH=amd64 "
@@ -342,8 +558,25 @@ def test_purge_removes_only_the_helpers_links(machine):
                 "&& ln -s /srv/elsewhere.ini /etc/uwsgi/apps-enabled/elsewhere.ini "
                 "&& ln -s ../apps-available/../../../srv/elsewhere.ini /etc/uwsgi/apps-enabled/up.ini "
                 "&& printf '[uwsgi]\\n' > /etc/uwsgi/apps-enabled/plain.ini")
-    purge = machine.run("apt-get purge -y uwsgi-emperor", check=False)
+    # Issue 24, finding 5: a www-data process keeps adding names to /run/uwsgi meanwhile,
+    # among them a link to a directory of root's (nothing behind it may be removed).
+    machine.run(f"mkdir -p /srv/roots-dir && cp -p {secret('purge')} /srv/roots-dir/")
+    assert as_www_data(machine, "ln -s /srv/roots-dir /run/uwsgi/link").returncode == 0
+    creator = www_data_popen(machine, "/bin/sh -c 'i=0; echo ready; while [ $i -lt 200000 ]; "
+                                      "do mkdir /run/uwsgi/d$i && touch /run/uwsgi/d$i/f; "
+                                      "i=$((i+1)); done'")
+    try:
+        assert creator.stdout.readline().strip() == "ready"
+        purge = machine.run("apt-get purge -y uwsgi-emperor", check=False)
+    finally:
+        machine.run("pkill -u www-data", check=False)
+        creator.communicate(timeout=30)
     assert purge.returncode == 0, purge.stdout + purge.stderr
+    assert machine.out("dpkg-query -W -f '${db:Status-Abbrev}' uwsgi-emperor",
+                       check=False).strip() in ("", "un")
+    assert ("uwsgi-emperor: left /run/uwsgi in place (it holds files that are not the "
+            "package's); it is gone at the next boot") in purge.stdout + purge.stderr
+    assert machine.out(f"cat /srv/roots-dir/{secret('purge').rsplit('/', 1)[1]}") == SECRET_TEXT.strip()
     assert machine.out("ls -A /etc/uwsgi/apps-enabled").split() == [
         "elsewhere.ini", "plain.ini", "up.ini"]
     # The apps themselves stay too.
