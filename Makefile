@@ -18,16 +18,18 @@ export MAINTAINER
 endif
 # Everything that goes into the .deb: a change to any of them rebuilds it, nothing else does.
 # The build roots are the testbed's (scripts/buildroot.py imports it): its files count too.
+# Not debian/tests, debian/watch, debian/upstream: no build reads them.
 BUILD_SCRIPTS := scripts/build-deb scripts/build-helper-deb scripts/buildroot.py \
                  scripts/projectinfo.py scripts/suites.tsv \
                  testbed/__init__.py testbed/aptsources.py testbed/roots.py testbed/nsinit.py \
                  testbed/shell.py testbed/suites.py
-DEB_INPUTS := $(shell find debian src etc -type f ! -path '*/__pycache__/*' ! -name '*.pyc') \
+DEB_INPUTS := $(shell find debian src etc -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
+                ! -path 'debian/tests/*' ! -path 'debian/upstream/*' ! -path debian/watch) \
               setup.py requirements.txt README.md $(BUILD_SCRIPTS)
 
 PYTEST := $(PYTHON) -m pytest -p no:cacheprovider
 
-.PHONY: all deb debs lint test test-unit test-system test-deps test-debs bench repo helper-deb repro bump clean
+.PHONY: all deb debs lint autopkgtest test test-unit test-system test-deps test-debs bench repo helper-deb repro bump clean
 
 all: deb
 
@@ -47,6 +49,11 @@ test-deps:
 # lintian of the suite itself (in its build root), --fail-on error,warning.
 lint: $(DEB)
 	scripts/lint-deb $(SUITE) $(DEB) $(subst uwsgi-emperor_,uwsgi-emperor-dbgsym_,$(DEB))
+
+# debian/tests (DEP-8) run by Debian's autopkgtest on the suite's .deb, in a clean root of
+# the suite (its null backend; testbed/autopkgtest.py). Output in build/autopkgtest/$(SUITE)/.
+autopkgtest: $(DEB)
+	scripts/autopkgtest $(SUITE) $(DEB)
 
 # The suites the tests run for: `make test SUITE=trixie` narrows to one (default: every suite
 # in scripts/suites.tsv). pytest reads them from $$UWSGI_EMPEROR_SUITES.
