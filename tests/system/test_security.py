@@ -358,7 +358,7 @@ import os, select, sys, time
 os.dup2(os.open("/var/log/uwsgi/app1.log", os.O_WRONLY | os.O_APPEND), 2)
 os.mkfifo("/tmp/forker.fifo")
 fifo = os.open("/tmp/forker.fifo", os.O_RDONLY | os.O_NONBLOCK)
-print("ready", flush=True)
+open("/tmp/forker.ready", "w").close()  # (uWSGI points stdout at the log)
 end = time.monotonic() + 600
 while time.monotonic() < end:
     select.select([fifo], [], [], 0.2)
@@ -380,7 +380,8 @@ def test_logrotate_finishes_whatever_a_www_data_process_does(machine, record):
     forker = www_data_popen(machine, f"{UWSGI} --pyrun /tmp/forker.py "
                                      f"--env \"X=$(printf '{FORGED_TITLE}')\"")
     try:
-        assert forker.stdout.readline().strip() == "ready"
+        stack.wait_for(lambda: machine.run("test -e /tmp/forker.ready", check=False)
+                       .returncode == 0, 30)
         start = machine.out("date +%s.%N")
         rotate = machine.run("timeout 300 logrotate -f /etc/logrotate.d/uwsgi-emperor",
                              check=False)
@@ -388,7 +389,7 @@ def test_logrotate_finishes_whatever_a_www_data_process_does(machine, record):
     finally:
         machine.run("pkill -u www-data -f /tmp/forker.py", check=False)
         forker.communicate(timeout=30)
-        machine.run("rm -f /tmp/forker.fifo")
+        machine.run("rm -f /tmp/forker.fifo /tmp/forker.ready")
     record("logrotate -f with a forking www-data writer (s)", round(took, 1))
     assert rotate.returncode == 1, rotate.stdout + rotate.stderr
     # Only the stranger is reported: both vassals reopened.
