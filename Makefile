@@ -2,6 +2,16 @@
 PYTHON := /usr/bin/python3
 SHELL := /bin/sh
 
+# Every script here runs on Debian's python3, which a minimal Debian (git and make only)
+# lacks: install it first (as root), or say in one line what to do.
+ifneq ($(shell test -x $(PYTHON) && echo yes),yes)
+$(info make: $(PYTHON) is missing; installing python3 with apt-get)
+$(shell (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3) >&2)
+ifneq ($(shell test -x $(PYTHON) && echo yes),yes)
+$(error $(PYTHON) is missing and could not be installed: run `apt-get install python3` as root)
+endif
+endif
+
 # The one reader of the version, the maintainer and the suites (scripts/projectinfo.py).
 INFO := $(PYTHON) scripts/projectinfo.py
 # The suite to build and test: the host's own unless SUITE=bookworm|trixie is given.
