@@ -49,8 +49,10 @@ def build_parser():
     parser.add_argument("--chdir", metavar="DIR", help="directory to change to before loading the app")
     parser.add_argument(
         "--virtualenv", metavar="DIR",
-        help=f"virtualenv of the app; it must be built for Python {PACKAGED_PYTHON}, "
-        "the Python the packaged uWSGI runs",
+        help="the app's own venv, for libraries from PyPI; make it with the suite's "
+        f"/usr/bin/python3 (Python {PACKAGED_PYTHON}, the Python the packaged uWSGI runs) "
+        "and rebuild it after a dist-upgrade to a new Python. Without it the app imports "
+        "Debian's python3-* packages, as /usr/bin/python3 does",
     )
     parser.add_argument("--processes", type=_positive_int, metavar="N", help="worker processes (default 2)")
     parser.add_argument("--threads", type=_positive_int, metavar="N", help="threads per worker")
