@@ -1,4 +1,5 @@
-"""Unix socket paths of an app, and whether the kernel can bind them.
+"""Socket addresses of an app: its paths, what a uWSGI socket value connects to, and
+whether the kernel can bind a unix path.
 
 A unix socket address holds 108 bytes (struct sockaddr_un.sun_path), the last one the
 terminating NUL: uWSGI refuses a longer path and the vassal dies at every start. Shared by
@@ -6,6 +7,7 @@ uwsgi-newapp (before it writes an ini) and uwsgi-ensite (before it enables one).
 """
 
 import os
+import socket
 
 SUN_PATH_MAX = 107
 # Options of an app ini whose value can be a unix socket path the app binds or connects to.
@@ -31,6 +33,26 @@ def unix_path(value):
     if not value.startswith("/") or any(mark in value for mark in ("%", "$(", "@(")):
         return None
     return value
+
+
+def connect_address(value):
+    """uWSGI socket syntax -> (family, address) for connect(), or None if we cannot tell:
+    unix paths (unix:/path, /path), abstract sockets (@name), HOST:PORT and [v6]:PORT."""
+    value = value.strip()
+    if value.startswith("unix:"):
+        value = value[len("unix:"):]
+    if value.startswith("@"):
+        return socket.AF_UNIX, "\0" + value[1:]
+    if "://" in value:
+        return None  # fd://N, an inherited socket; not an address to connect to
+    if "/" in value:
+        return socket.AF_UNIX, value
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    host = host.strip("[]") or "127.0.0.1"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return family, (host, int(port))
 
 
 def too_long(path, what="socket", hint="use a shorter app name"):

@@ -15,7 +15,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from . import emperor, inicheck, safeopen, safetext
+from . import emperor, inicheck, safeopen, safetext, sockets
 
 DEFAULT_TIMEOUT = 10.0
 POLL_INTERVAL = 0.1
@@ -42,23 +42,6 @@ class Result:
     @property
     def ok(self):
         return self.reason is Reason.UP
-
-
-def parse_address(value):
-    """uWSGI socket syntax -> (family, address) for connect(), or None if we cannot tell."""
-    value = value.strip()
-    if value.startswith("unix:"):
-        value = value[5:]
-    if value.startswith("@"):
-        return socket.AF_UNIX, "\0" + value[1:]
-    if "/" in value:
-        return socket.AF_UNIX, value
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        return None
-    host = host.strip("[]") or "127.0.0.1"
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return family, (host, int(port))
 
 
 def app_option(uwsgi, ini, option):
@@ -127,8 +110,8 @@ def wait_up(name, *, ini, rundir, logdir, stats_path, pidfile, timeout, uwsgi,
                 f"no emperor running (nothing answers on {stats_path}, no Emperor process in "
                 f"{pidfile}); app {name} starts when the emperor starts",
             )
-    socket_value = app_option(uwsgi, ini, "socket") or os.path.join(rundir, name + ".sock")
-    address = parse_address(socket_value)
+    socket_value = app_option(uwsgi, ini, "socket") or sockets.app_socket(rundir, name)
+    address = sockets.connect_address(socket_value)
     deadline = clock() + timeout
     since, seen_pids, why = None, set(), "the emperor does not report it yet"
     while True:

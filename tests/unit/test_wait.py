@@ -158,3 +158,18 @@ def test_a_log_that_is_no_regular_file_is_one_line_and_no_hang(dirs, tmp_path, s
         log.mkdir()
     [line] = wait_up(dirs, tmp_path).log_tail
     assert line.startswith(f"(cannot read {log}: ")
+
+
+@pytest.mark.parametrize("value, address", [
+    ("/run/uwsgi/app1.sock", (socket.AF_UNIX, "/run/uwsgi/app1.sock")),
+    ("unix:/run/uwsgi/app1.sock", (socket.AF_UNIX, "/run/uwsgi/app1.sock")),
+    ("@app1", (socket.AF_UNIX, "\0app1")),
+    ("127.0.0.1:3031", (socket.AF_INET, ("127.0.0.1", 3031))),
+    (":3031", (socket.AF_INET, ("127.0.0.1", 3031))),
+    ("[::1]:3031", (socket.AF_INET6, ("::1", 3031))),
+    ("fd://3", None),
+    ("localhost", None),
+])
+def test_connect_address(value, address):
+    from uwsgi_emperor import sockets
+    assert sockets.connect_address(value) == address
