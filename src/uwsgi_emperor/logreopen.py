@@ -100,7 +100,20 @@ def current_log(rotated):
 def rotated_writers(logs, proc=PROC):
     """{pid: [(fd, path)]}: processes writing (fd 2 or above) to a rotated file of LOGS."""
     found = {}
-    for pid in _pids(proc):
+    # A process that forks and exits between the listing of /proc and the look at its fds
+    # would be missed by one pass: look again at the pids that appeared meanwhile.
+    seen = set()
+    for _ in range(3):
+        new = [pid for pid in _pids(proc) if pid not in seen]
+        if not new:
+            break
+        seen.update(new)
+        _scan(new, logs, proc, found)
+    return found
+
+
+def _scan(pids, logs, proc, found):
+    for pid in pids:
         try:
             fds = os.listdir(f"{proc}/{pid}/fd")
         except OSError:
@@ -117,7 +130,6 @@ def rotated_writers(logs, proc=PROC):
             if stat.S_ISREG(st.st_mode) and is_rotated(target, st, logs) \
                     and _write_mode(proc, pid, fd) and not _replaced_in_parent(pid, fd, logs, proc):
                 found.setdefault(pid, []).append((fd, target))
-    return found
 
 
 def _replaced_in_parent(pid, fd, logs, proc):
