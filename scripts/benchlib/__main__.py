@@ -1,6 +1,6 @@
 """Entry point of `make bench` (scripts/bench): run every figure group, write JSON, plots, report.
 
-BENCH_ONLY=throughput,ensite,zerg,scale,package runs a subset (while developing).
+BENCH_ONLY=throughput,ensite,zerg,scale,package,django runs a subset (while developing).
 """
 
 import datetime
@@ -13,11 +13,11 @@ import time
 
 from testbed.suites import SUITES, deb_file, host_suite
 
-from . import compare, config, fig_ensite, fig_package, fig_scale, fig_throughput, fig_zerg
+from . import compare, config, fig_django, fig_ensite, fig_package, fig_scale, fig_throughput, fig_zerg
 from . import machine, plots, report, systems
 from .log import say
 
-GROUPS = ("throughput", "ensite", "zerg", "scale", "package")
+GROUPS = ("throughput", "ensite", "zerg", "scale", "package", "django")
 
 
 def bench_suite():
@@ -95,6 +95,7 @@ def main():
             "zerg": lambda: fig_zerg.run(sides, scale),
             "scale": lambda: fig_scale.run(sides, scale),
             "package": lambda: fig_package.run(sides, scale, deb, build_times),
+            "django": lambda: fig_django.run(sides, scale),
         }
         for group in GROUPS:
             if group in only:

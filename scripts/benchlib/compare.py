@@ -11,6 +11,10 @@ def headline(results):
             for system, r in systems.items():
                 out[f"fig1 {app} c={conns} {system} req/s"] = (r["rps"], True)
                 out[f"fig1 {app} c={conns} {system} p99 ms"] = (r["p99_ms"], False)
+    for conns, systems in results.get("django", {}).get("cells", {}).items():
+        for system, r in systems.items():
+            out[f"fig6 django c={conns} {system} req/s"] = (r["rps"], True)
+            out[f"fig6 django c={conns} {system} p99 ms"] = (r["p99_ms"], False)
     for key, r in results.get("ensite", {}).items():
         out[f"fig2 {key} ensite->200 s"] = (r["median_s"], False)
     z = results.get("zerg", {})

@@ -1,4 +1,4 @@
-"""Sizes of a run: `full` (make bench, about 25 minutes on 2 cores) or `tiny` (smoke test)."""
+"""Sizes of a run: `full` (make bench, about 30 minutes on 2 cores) or `tiny` (smoke test)."""
 
 import dataclasses
 import os

@@ -84,10 +84,7 @@ def run(sides, scale):
                 for system in cell:
                     r = _one(sides, system, app, conns, scale.seconds)
                     raw.setdefault((app, conns, system), []).append(r)
-                    say(f"figure 1 round {rnd + 1}/{scale.rounds}: {app:5} c={conns:<3} {system:8} "
-                        f"{r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:8.2f} ms  "
-                        f"CPU a request: server {r['server_cpu_us']} us, nginx {r['nginx_cpu_us']} us"
-                        + (f"  {r['errors']} errors" if r["errors"] else ""))
+                    say(f"figure 1 round {rnd + 1}/{scale.rounds}: {app:5} c={conns:<3} {system:8} {line(r)}")
     for v in VARIANTS.values():
         sides["ours"].stop_variant(v.app)
     result = {}
@@ -99,20 +96,34 @@ def run(sides, scale):
                 if system in VARIANTS and app != "hello":
                     continue
                 rounds = raw.get((app, conns, system)) or raw[("hello", conns, system)]
-                ratios = [ratio(r["rps"], o["rps"]) for r, o in zip(rounds, ours)]
-                p99_ratios = [ratio(r["p99_ms"], o["p99_ms"]) for r, o in zip(rounds, ours)]
-                cpu_ratios = [ratio(r["server_cpu_us"], o["server_cpu_us"]) for r, o in zip(rounds, ours)]
-                cell[system] = {
-                    "rps": median(r["rps"] for r in rounds),
-                    "p50_ms": median(r["p50_ms"] for r in rounds),
-                    "p99_ms": median(r["p99_ms"] for r in rounds),
-                    "errors": sum(r["errors"] for r in rounds),
-                    "rps_ratio_to_ours": median(ratios),
-                    "rps_ratios_per_round": ratios,
-                    "p99_ratio_to_ours": median(p99_ratios),
-                    "server_cpu_us": median(r["server_cpu_us"] for r in rounds),
-                    "nginx_cpu_us": median(r["nginx_cpu_us"] for r in rounds),
-                    "server_cpu_ratio_to_ours": median(cpu_ratios),
-                    "rounds": rounds,
-                }
+                cell[system] = summary(rounds, ours)
     return result
+
+
+def line(r):
+    """One wrk result R (wrk.run) for the log."""
+    return (f"{r['rps']:9.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:8.2f} ms  "
+            f"CPU a request: server {r['server_cpu_us']} us, nginx {r['nginx_cpu_us']} us"
+            + (f"  {r['errors']} errors" if r["errors"] else ""))
+
+
+def summary(rounds, ours):
+    """A cell's figures for one system from ROUNDS, its wrk result of each round, and OURS,
+    this package's of the same rounds: medians over the rounds, and the medians of the
+    per-round ratios system/ours."""
+    ratios = [ratio(r["rps"], o["rps"]) for r, o in zip(rounds, ours)]
+    p99_ratios = [ratio(r["p99_ms"], o["p99_ms"]) for r, o in zip(rounds, ours)]
+    cpu_ratios = [ratio(r["server_cpu_us"], o["server_cpu_us"]) for r, o in zip(rounds, ours)]
+    return {
+        "rps": median(r["rps"] for r in rounds),
+        "p50_ms": median(r["p50_ms"] for r in rounds),
+        "p99_ms": median(r["p99_ms"] for r in rounds),
+        "errors": sum(r["errors"] for r in rounds),
+        "rps_ratio_to_ours": median(ratios),
+        "rps_ratios_per_round": ratios,
+        "p99_ratio_to_ours": median(p99_ratios),
+        "server_cpu_us": median(r["server_cpu_us"] for r in rounds),
+        "nginx_cpu_us": median(r["nginx_cpu_us"] for r in rounds),
+        "server_cpu_ratio_to_ours": median(cpu_ratios),
+        "rounds": rounds,
+    }

@@ -15,6 +15,21 @@ STYLE = {"ours": "o-", "debian": "s-", "gunicorn": "^-", "ceiling": "k--",
          **{name: v.style for name, v in VARIANTS.items()}}
 
 
+def _label(ax, xlabel, ylabel):
+    """Axis labels, the grid and the legend of one panel."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def _per_connections(results, key, fname, ylabel, logy, out):
     t = results["throughput"]
     fig, axes = plt.subplots(1, len(t), figsize=(6 * len(t), 4.2))
@@ -31,16 +46,9 @@ def _per_connections(results, key, fname, ylabel, logy, out):
             ax.set_yscale("log")
         else:
             ax.set_ylim(bottom=0)
-        ax.set_xlabel("concurrent connections (wrk)")
-        ax.set_ylabel(ylabel)
         ax.set_title(f"{app} app" + (" (50 ms per request)" if app == "slow" else ""))
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out / fname
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+        _label(ax, "concurrent connections (wrk)", ylabel)
+    return _save(fig, out / fname)
 
 
 def _zerg(results, out):
@@ -69,15 +77,8 @@ def _zerg(results, out):
         bottom.plot([r[0] for r in tl], [r[col] for r in tl], style, ms=3, label=f"{label} with zergs")
     bottom.plot([r[0] for r in base], [r[3] for r in base], "--", color="grey", label="p99 without zergs")
     bottom.set_yscale("log")
-    bottom.set_ylabel("latency (ms)")
-    bottom.set_xlabel("seconds since the burst started")
-    bottom.grid(True, which="both", alpha=0.3)
-    bottom.legend(fontsize=8)
-    fig.tight_layout()
-    path = out / "zerg-timeline.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    _label(bottom, "seconds since the burst started", "latency (ms)")
+    return _save(fig, out / "zerg-timeline.png")
 
 
 def _scale(results, out):
@@ -90,15 +91,24 @@ def _scale(results, out):
         for system in ("ours", "debian"):
             ax.plot([int(n) for n in ns], [s[n][system][key] for n in ns], STYLE[system], label=LABELS[system])
         ax.set_xscale("log")
-        ax.set_xlabel("vassals (N)")
-        ax.set_ylabel(label)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out / "scale.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+        _label(ax, "vassals (N)", label)
+    return _save(fig, out / "scale.png")
+
+
+def _django(results, out):
+    cells = results["django"]["cells"]
+    conns = sorted(cells, key=int)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for ax, key, label in ((axes[0], "rps", "requests/s"), (axes[1], "p99_ms", "p99 latency (ms)")):
+        for system in ("ours", "debian"):
+            ax.plot([int(c) for c in conns], [cells[c][system][key] for c in conns], STYLE[system],
+                    label=LABELS[system])
+        ax.set_xscale("log", base=2)
+        ax.set_xticks([int(c) for c in conns], conns)
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"Django admin login page (GET {results['django']['path']})")
+        _label(ax, "concurrent connections (wrk)", label)
+    return _save(fig, out / "django.png")
 
 
 def render(results, out):
@@ -111,4 +121,6 @@ def render(results, out):
         pngs.append(_zerg(results, out))
     if "scale" in results:
         pngs.append(_scale(results, out))
+    if "django" in results:
+        pngs.append(_django(results, out))
     return pngs

@@ -37,25 +37,34 @@ def _rel(path, md):
     return os.path.relpath(path, md.parent)
 
 
+CELL_HEADER = ["conns", "system", "req/s", "p50 ms", "p99 ms", "req/s vs ours", "per round",
+               "server CPU us/req", "nginx CPU us/req", "errors"]
+
+
+def cell_rows(cells, systems):
+    """Rows of CELL_HEADER for CELLS ({conns: {system: fig_throughput.summary()}}), SYSTEMS
+    in that order, those a cell has."""
+    rows = []
+    for conns in sorted(cells, key=int):
+        for system in systems:
+            if system not in cells[conns]:
+                continue
+            r = cells[conns][system]
+            ratio = "1.00x" if system == "ours" else _f(r["rps_ratio_to_ours"], 2) + "x"
+            per_round = ", ".join(_f(x, 2) for x in r["rps_ratios_per_round"]) if system != "ours" else ""
+            rows.append([conns, NAMES[system], _f(r["rps"]), _f(r["p50_ms"], 2), _f(r["p99_ms"], 2),
+                         ratio, per_round, _f(r.get("server_cpu_us")), _f(r.get("nginx_cpu_us")),
+                         r["errors"]])
+    return rows
+
+
 def throughput_tables(results):
     out = []
     for app, cells in results["throughput"].items():
-        rows = []
-        for conns in sorted(cells, key=int):
-            for system in SYSTEMS:
-                if system not in cells[conns] or (system == "ceiling" and app != "hello"):
-                    continue
-                r = cells[conns][system]
-                ratio = "1.00x" if system == "ours" else _f(r["rps_ratio_to_ours"], 2) + "x"
-                per_round = ", ".join(_f(x, 2) for x in r["rps_ratios_per_round"]) if system != "ours" else ""
-                rows.append([conns, NAMES[system], _f(r["rps"]), _f(r["p50_ms"], 2), _f(r["p99_ms"], 2),
-                             ratio, per_round, _f(r.get("server_cpu_us")), _f(r.get("nginx_cpu_us")),
-                             r["errors"]])
+        systems = [s for s in SYSTEMS if s != "ceiling" or app == "hello"]
         title = ("hello app" if app == "hello" else
                  "slow app (50 ms per request; the ceiling is in the hello table)")
-        out.append(f"#### {title}\n\n" + _table(
-            ["conns", "system", "req/s", "p50 ms", "p99 ms", "req/s vs ours", "per round",
-             "server CPU us/req", "nginx CPU us/req", "errors"], rows))
+        out.append(f"#### {title}\n\n" + _table(CELL_HEADER, cell_rows(cells, systems)))
     return "\n\n".join(out)
 
 
@@ -65,6 +74,18 @@ def _quartiles(values):
         return ""
     q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
     return f" ({q1:.2f}-{q3:.2f})"
+
+
+def ours_over(ours, theirs, key="rps_ratio_to_ours", spread=None):
+    """Ours over THEIRS (fig_throughput.summary() of each) as "1.04x", from the median of
+    the per-round ratios KEY; with SPREAD, the figure of the rounds (rps, p99_ms, ...), the
+    middle half of the rounds' ratios ours/theirs in brackets after it."""
+    r = theirs.get(key)
+    if not r:
+        return "n/a"
+    rounds = [(o[spread] / t[spread]) for o, t in zip(ours["rounds"], theirs["rounds"])
+              if spread and o.get(spread) and t.get(spread)]
+    return f"{1 / r:.2f}x" + _quartiles(rounds)
 
 
 def headline(results):
@@ -79,18 +100,10 @@ def headline(results):
     for conns in sorted(cells, key=int):
         c = cells[conns]
         ours = c["ours"]
-
-        def over(system, key="rps_ratio_to_ours", spread=None):
-            r = c[system].get(key)
-            if not r:
-                return "n/a"
-            rounds = [(o[spread] / t[spread]) for o, t in zip(ours["rounds"], c[system]["rounds"])
-                      if spread and o.get(spread) and t.get(spread)]
-            return f"{1 / r:.2f}x" + _quartiles(rounds)
-        rows.append([conns, _f(ours["rps"]), over("debian", spread="rps"),
-                     over("debian", "p99_ratio_to_ours", spread="p99_ms"),
-                     over("debian", "server_cpu_ratio_to_ours", spread="server_cpu_us"),
-                     over("gunicorn"), over("ceiling")])
+        rows.append([conns, _f(ours["rps"]), ours_over(ours, c["debian"], spread="rps"),
+                     ours_over(ours, c["debian"], "p99_ratio_to_ours", spread="p99_ms"),
+                     ours_over(ours, c["debian"], "server_cpu_ratio_to_ours", spread="server_cpu_us"),
+                     ours_over(ours, c["gunicorn"]), ours_over(ours, c["ceiling"])])
     return _table(["conns", "our req/s", "req/s vs Debian's uWSGI", "p99 vs Debian's",
                    "server CPU a request vs Debian's", "req/s vs gunicorn", "req/s vs nginx ceiling"], rows)
 
@@ -108,20 +121,69 @@ def suite_summary(results):
             + headline(results) + "\n\n" + throughput_tables(results))
 
 
+def _cell_losses(where, systems, others):
+    """Sentences for one cell ({system: fig_throughput.summary()}) where one of OTHERS serves
+    more than 5 % more requests/s than ours, or has a p99 more than 5 % shorter (above 1 ms)."""
+    found = []
+    ours = systems["ours"]
+    for other in others:
+        r = systems[other]
+        if (r["rps_ratio_to_ours"] or 0) > 1.05:
+            found.append(f"{where}: {NAMES[other]} serves "
+                         f"{r['rps_ratio_to_ours']:.2f}x our requests/s ({_f(r['rps'])} vs {_f(ours['rps'])}).")
+        if ours["p99_ms"] and r["p99_ms"] and r["p99_ms"] < ours["p99_ms"] / 1.05 and ours["p99_ms"] > 1:
+            found.append(f"{where}: {NAMES[other]}'s p99 is "
+                         f"{_f(r['p99_ms'], 2)} ms, ours {_f(ours['p99_ms'], 2)} ms.")
+    return found
+
+
+def django_section(results, png):
+    """Figure 6 (fig_django): the headline of ours over Debian's uWSGI, then every figure."""
+    d = results["django"]
+    cells = d["cells"]
+    rows = []
+    for conns in sorted(cells, key=int):
+        o, t = cells[conns]["ours"], cells[conns]["debian"]
+        rows.append([conns, _f(o["rps"]), _f(t["rps"]), ours_over(o, t, spread="rps"),
+                     _f(o["p99_ms"], 2), _f(t["p99_ms"], 2),
+                     ours_over(o, t, "p99_ratio_to_ours", spread="p99_ms"),
+                     ours_over(o, t, "server_cpu_ratio_to_ours", spread="server_cpu_us")])
+    rounds = len(next(iter(cells.values()))["ours"]["rounds"])
+    v = d["django"]
+    versions = v["ours"] if v["ours"] == v["debian"] else ", ".join(f"{NAMES[k]}: {x}" for k, x in v.items())
+    drained = (", each run followed by one request that waits until the requests wrk left behind"
+               " are served" if d.get("drained") else "")
+    text = f"""## 6. A Django app from Debian's archive: the admin login page
+
+`django-admin startproject mysite` with the suite's python3-django (Django {versions}),
+no venv, the admin enabled as startproject makes it, `manage.py migrate` (sqlite), and
+`DEBUG = False`, `ALLOWED_HOSTS = ["mysite.test"]`; made once and copied into both roots.
+This package runs it on the system Python's libraries through its vassal defaults
+(`home = /usr`), Debian's uWSGI through `plugins = python3`; each with the vassal lines of
+the hello app (2 processes, one thread each). wrk: `GET {d['path']}` through the same nginx,
+anonymous, no cookie: the login form with its CSRF token ({d['page_bytes']['ours']} bytes),
+checked on both sides before the load. {rounds} rounds of {results['settings']['seconds']} s
+a run, ours and Debian's back to back, each first in turn{drained}.
+
+Ours over Debian's, the median of the per-round ratios, in brackets the middle half of them
+(for p99 and CPU a request, below 1 means ours is shorter, or uses less):
+
+""" + _table(["conns", "our req/s", "Debian's req/s", "req/s ours vs Debian's", "our p99 ms",
+              "Debian's p99 ms", "p99 ours vs Debian's", "server CPU a request ours vs Debian's"], rows)
+    text += "\n\n" + _table(CELL_HEADER, cell_rows(cells, ("ours", "debian")))
+    if "django.png" in png:
+        text += f"\n\n![Django admin login page]({png['django.png']})"
+    return text
+
+
 def losses(results):
     """Sentences naming every figure where ours is worse than Debian's or gunicorn (>5 %)."""
     found = []
     for app, cells in results.get("throughput", {}).items():
         for conns, systems in cells.items():
-            ours = systems["ours"]
-            for other in ("debian", "gunicorn"):
-                r = systems[other]
-                if (r["rps_ratio_to_ours"] or 0) > 1.05:
-                    found.append(f"figure 1, {app} app, c={conns}: {NAMES[other]} serves "
-                                 f"{r['rps_ratio_to_ours']:.2f}x our requests/s ({_f(r['rps'])} vs {_f(ours['rps'])}).")
-                if ours["p99_ms"] and r["p99_ms"] and r["p99_ms"] < ours["p99_ms"] / 1.05 and ours["p99_ms"] > 1:
-                    found.append(f"figure 1, {app} app, c={conns}: {NAMES[other]}'s p99 is "
-                                 f"{_f(r['p99_ms'], 2)} ms, ours {_f(ours['p99_ms'], 2)} ms.")
+            found += _cell_losses(f"figure 1, {app} app, c={conns}", systems, ("debian", "gunicorn"))
+    for conns, systems in results.get("django", {}).get("cells", {}).items():
+        found += _cell_losses(f"figure 6, Django admin login, c={conns}", systems, ("debian",))
     e = results.get("ensite", {})
     if e and e["debian"]["median_s"] < e["ours"]["median_s"] / 1.05:
         found.append("figure 2: Debian's emperor answers sooner after enabling an app.")
@@ -202,7 +264,7 @@ next; that work is not counted in the CPU of the measured processes (it still sl
 through the shared caches, less).
 
 Reproduce: `make bench SUITE={suite}` (as root, on Debian 12 or 13; installs what it needs from the archive;
-about 25 minutes). `BENCH_SCALE=tiny scripts/bench` is the quick smoke run.
+about 30 minutes). `BENCH_SCALE=tiny scripts/bench` is the quick smoke run.
 """]
     if "throughput" in results:
         # First thing after the introduction.
@@ -270,6 +332,8 @@ the emperor alone and by all uWSGI processes. gunicorn: n/a (no emperor).
                 ["`make deb` again, nothing changed (s)", _f(p["make_deb_nothing_changed_s"], 2), "n/a"]]
         parts.append("## 5. The package\n\n" + _table(["", NAMES["ours"], "Debian (uwsgi-core + uwsgi-plugin-python3 + uwsgi-emperor)"], rows)
                      + f"\n\nDebian's packages: {deb_pkgs}.")
+    if "django" in results:
+        parts.append(django_section(results, png))
     for other in others:
         parts.append(suite_summary(other))
     lost = losses(results)

@@ -7,7 +7,8 @@
   (Debian's python3-gunicorn, sync workers) runs in this root too.
 Both roots run the same nginx with the same server blocks (files/nginx-bench.conf), the same
 apps (files/benchapp.py) with 2 processes each, and wrk, all in their own network namespace
-(only `lo`). Roots, downloads and installs are the testbed's (testbed/).
+(only `lo`); both have Debian's python3-django too, for the Django figure (fig_django). Roots,
+downloads and installs are the testbed's (testbed/).
 """
 
 import json
@@ -22,7 +23,8 @@ from .config import work_dir
 from .log import say
 
 FILES = pathlib.Path(__file__).resolve().with_name("files")
-INCLUDE = roots.TEST_TOOLS + ("wrk", "python3-gunicorn")
+# In the root from the start (not in the timed installs of figure 5).
+INCLUDE = roots.TEST_TOOLS + ("wrk", "python3-gunicorn", "python3-django")
 LIB = "/usr/local/lib/bench"
 INROOT = f"{LIB}/inroot.py"
 DEBIAN_PACKAGES = "uwsgi-emperor uwsgi-plugin-python3"
@@ -30,8 +32,8 @@ PROCESSES = 2  # every server: the package's default vassal processes
 
 OUR_APP = """[uwsgi]
 # Everything else (socket, user, log, processes) from the package's vassal defaults.
-chdir = /srv/bench
-module = benchapp:{callable}
+chdir = {chdir}
+module = {module}
 """
 
 # The vassal an admin writes for Debian's emperor: what the package's defaults give ours
@@ -40,8 +42,8 @@ DEBIAN_APP = """[uwsgi]
 plugins = python3
 master = true
 processes = 2
-chdir = /srv/bench
-module = benchapp:{callable}
+chdir = {chdir}
+module = {module}
 socket = /run/uwsgi/%n.sock
 chmod-socket = 660
 vacuum = true
@@ -80,12 +82,13 @@ class Side:
 
     # Apps -----------------------------------------------------------------------------
 
-    def app_ini(self, name, callable_="hello"):
+    def app_ini(self, name, callable_="hello", chdir="/srv/bench", module=None):
+        """The vassal ini of app NAME: benchapp's CALLABLE_, or MODULE in CHDIR."""
+        app = {"chdir": chdir, "module": module or f"benchapp:{callable_}"}
         if self.name == "ours":
-            self.write(f"/etc/uwsgi/apps-available/{name}.ini", OUR_APP.format(callable=callable_))
+            self.write(f"/etc/uwsgi/apps-available/{name}.ini", OUR_APP.format(**app))
         else:
-            self.write(f"/etc/uwsgi-emperor/available/{name}.ini",
-                       DEBIAN_APP.format(callable=callable_))
+            self.write(f"/etc/uwsgi-emperor/available/{name}.ini", DEBIAN_APP.format(**app))
 
     def enable_cmd(self, names):
         """The admin's command that enables NAMES (uwsgi-ensite, or a symlink on Debian's)."""
@@ -118,7 +121,8 @@ class Side:
         """This package's uwsgi serving NAME exactly as its Emperor runs a vassal
         (`uwsgi --ini NAME.ini --include DEFAULTS`), with the defaults file passed through the
         shell filter EDIT_DEFAULTS: the before/after of one package default."""
-        self.write(f"/srv/bench/variants/{name}.ini", OUR_APP.format(callable=callable_))
+        self.write(f"/srv/bench/variants/{name}.ini",
+                   OUR_APP.format(chdir="/srv/bench", module=f"benchapp:{callable_}"))
         self.run(f"{edit_defaults} /etc/uwsgi/vassal-defaults.ini > /srv/bench/variants/defaults-{name}.ini"
                  f" && cd /srv/bench/variants && setsid /opt/venvs/uwsgi-emperor/bin/uwsgi --ini {name}.ini"
                  f" --include defaults-{name}.ini --pidfile /srv/bench/variants/{name}.pid >/dev/null 2>&1 </dev/null &"

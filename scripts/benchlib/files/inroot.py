@@ -10,10 +10,10 @@ Every subcommand prints one JSON object.
                                  the number of instances whose command line has TEXT, sampled
                                  every 0.2 s (and after the load until none is left, up to S2 s)
   procs [--seconds S]            uWSGI processes: RSS, PSS, and CPU used over S seconds
-  wrk --host H --conns C --seconds S
-                                 one wrk run (1 thread) through nginx: wrk's figures, and the
-                                 CPU seconds the app servers (uwsgi, gunicorn) and nginx used
-                                 during it
+  wrk --host H --conns C --seconds S [--path P]
+                                 one wrk run (1 thread) of GET P (default /) through nginx:
+                                 wrk's figures, and the CPU seconds the app servers (uwsgi,
+                                 gunicorn) and nginx used during it
 """
 
 import argparse
@@ -182,7 +182,7 @@ def wrk(args):
     before = cpu_by_server()
     proc = subprocess.run(["wrk", "-t1", f"-c{args.conns}", f"-d{args.seconds}s", "--timeout", "10s",
                            "-s", os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrk-json.lua"),
-                           "-H", f"Host: {args.host}", "http://127.0.0.1:80/"],
+                           "-H", f"Host: {args.host}", "http://127.0.0.1:80" + args.path],
                           capture_output=True, text=True, timeout=float(args.seconds) + 30)
     after = cpu_by_server()
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -271,6 +271,7 @@ def main():
     p.add_argument("--host", required=True)
     p.add_argument("--conns", type=int, required=True)
     p.add_argument("--seconds", required=True, help="wrk's duration, as wrk reads it (3, 1.5 is not)")
+    p.add_argument("--path", default="/")
     args = parser.parse_args()
     result = {"up-time": up_time, "time-cmd": time_cmd, "load": load, "procs": procs,
               "wrk": wrk}[args.what](args)
