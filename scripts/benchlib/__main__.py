@@ -41,8 +41,8 @@ def package_deb(suite):
 def publish_all():
     """Rewrite every full run's report from its results.json and the plots beside it:
     BENCHMARKS.md from bench/results.json (the published suite, with every other suite's
-    figures) and bench/SUITE/BENCHMARKS.md of every other suite measured. All of them, since
-    each embeds bench/findings.md as it is now; the path of BENCHMARKS.md."""
+    figures) and bench/SUITE/BENCHMARKS.md of every other suite measured, so that the report
+    code's changes reach all of them; the path of BENCHMARKS.md."""
     full = config.SCALES["full"]
     main_dir = config.out_dir(full, config.PUBLISHED_SUITE)
     main_json = main_dir / "results.json"

@@ -1,4 +1,4 @@
-"""Rewrite the reports after editing bench/findings.md or the report code, without measuring
+"""Rewrite the reports after changing the report code, without measuring
 anything:
     PYTHONPATH=scripts:. /usr/bin/python3 -m benchlib.render
 rewrites BENCHMARKS.md and every bench/SUITE/BENCHMARKS.md from their results.json (the plots
@@ -19,7 +19,7 @@ def main():
     path = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else None
     full_runs = {config.out_dir(config.SCALES["full"], s).resolve() for s in SUITES}
     if path is None or path.parent.resolve() in full_runs:
-        # a full run's report also carries the findings and (BENCHMARKS.md) the other suites
+        # a full run's report links the findings and (BENCHMARKS.md) sums up the other suites
         print(publish_all())
         return
     results = json.loads(path.read_text())

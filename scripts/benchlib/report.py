@@ -1,5 +1,5 @@
 """BENCHMARKS.md from a results dict: machine, versions, how to reproduce, one table per figure
-group, the plots, an automatic list of where this package loses, and the findings written by
+group, the plots, an automatic list of where this package loses, and a link to the findings written by
 hand in bench/findings.md (kept across runs; it names the run it was written for)."""
 
 import os
@@ -340,7 +340,10 @@ the emperor alone and by all uWSGI processes. gunicorn: n/a (no emperor).
     parts.append("## Where this package loses\n\n" + ("\n".join(f"- {x}" for x in lost) if lost else
                                                        "Nowhere by more than 5 % in this run."))
     if FINDINGS.exists() and results["bench_scale"] == "full":
-        parts.append(FINDINGS.read_text().strip())
+        # Linked, not copied: the findings are dated notes kept across runs, edited by hand.
+        link = _rel(FINDINGS, md)
+        parts.append(f"## Findings\n\nWhat these figures mean, and how each cause was found, in "
+                     f"dated steps: [{link}]({link}).")
     changes = results.get("changes_vs_previous") or []
     if changes:
         rows = [[label, before, value, f"{pct:+.1f}%", verdict] for label, before, value, pct, verdict in changes if verdict]

@@ -1,6 +1,6 @@
 """Publishing the bench reports (scripts/benchlib/__main__.publish_all, also what
 `python3 -m benchlib.render` runs): every full run's report is rewritten from its results.json,
-so an edit of bench/findings.md reaches BENCHMARKS.md and each bench/SUITE/BENCHMARKS.md alike.
+and each links bench/findings.md (the findings are not copied into them).
 Run on a copy of the committed results."""
 
 import json
@@ -22,7 +22,7 @@ def _copy_of_the_results(tmp_path, monkeypatch):
     assert "trixie" in others
     for md in bench_dir.glob("*/BENCHMARKS.md"):
         md.write_text("stale\n")
-    findings = tmp_path / "findings.md"
+    findings = bench_dir / "findings.md"
     findings.write_text("## Findings\n\nmarker 7f3a: written after the runs\n")
     monkeypatch.setattr(report, "FINDINGS", findings)
     monkeypatch.setattr(config, "REPO", tmp_path)
@@ -31,7 +31,7 @@ def _copy_of_the_results(tmp_path, monkeypatch):
     return bench_dir
 
 
-def test_every_suites_report_is_rewritten_with_the_current_findings(tmp_path, monkeypatch):
+def test_every_suites_report_is_rewritten_and_links_the_findings(tmp_path, monkeypatch):
     bench_dir = _copy_of_the_results(tmp_path, monkeypatch)
     others = sorted(p.parent.name for p in bench_dir.glob("*/results.json"))
     assert bench.publish_all() == tmp_path / "BENCHMARKS.md"
@@ -39,7 +39,9 @@ def test_every_suites_report_is_rewritten_with_the_current_findings(tmp_path, mo
     published = (tmp_path / "BENCHMARKS.md").read_text()
     reports = {"bookworm": published, **{s: (bench_dir / s / "BENCHMARKS.md").read_text() for s in others}}
     for suite, text in reports.items():
-        assert text.count("marker 7f3a: written after the runs") == 1
+        assert "marker 7f3a" not in text
+        link = "bench/findings.md" if suite == "bookworm" else "../findings.md"
+        assert text.count(f"in dated steps: [{link}]({link}).") == 1
         assert f"side by side with {suite}'s own uWSGI" in text
     # each report links its own plots, relative to where it lies
     assert "](bench/throughput.png)" in published
@@ -51,11 +53,11 @@ def test_every_suites_report_is_rewritten_with_the_current_findings(tmp_path, mo
 
 def test_rendering_a_full_runs_results_rewrites_every_report(tmp_path, monkeypatch, capsys):
     """`python3 -m benchlib.render bench/trixie/results.json` once wrote only trixie's report,
-    and BENCHMARKS.md kept the findings of before."""
+    and BENCHMARKS.md kept what it said before."""
     bench_dir = _copy_of_the_results(tmp_path, monkeypatch)
     (tmp_path / "BENCHMARKS.md").write_text("stale\n")
     monkeypatch.setattr(sys, "argv", ["render", str(bench_dir / "trixie" / "results.json")])
     render.main()
     assert capsys.readouterr().out == f"{tmp_path / 'BENCHMARKS.md'}\n"
     for md in [tmp_path / "BENCHMARKS.md", *bench_dir.glob("*/BENCHMARKS.md")]:
-        assert md.read_text().count("marker 7f3a: written after the runs") == 1, md
+        assert md.read_text() != "stale\n" and md.read_text().count("in dated steps: [") == 1, md
