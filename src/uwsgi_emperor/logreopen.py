@@ -112,21 +112,26 @@ def rotated_writers(logs, proc=PROC):
     return found
 
 
-def _scan(pids, logs, proc, found):
-    for pid in pids:
+def _fds(pid, proc):
+    """(fd, link target, stat of the target) of each descriptor of PID, from readlink and stat
+    of /proc/PID/fd/N (the kernel's; nothing is opened there); none once PID is gone."""
+    try:
+        fds = os.listdir(f"{proc}/{pid}/fd")
+    except OSError:
+        return
+    for fd in sorted(int(n) for n in fds):
+        link = f"{proc}/{pid}/fd/{fd}"
         try:
-            fds = os.listdir(f"{proc}/{pid}/fd")
+            yield fd, os.readlink(link), os.stat(link)
         except OSError:
             continue
-        for fd in sorted(int(n) for n in fds):
+
+
+def _scan(pids, logs, proc, found):
+    for pid in pids:
+        for fd, target, st in _fds(pid, proc):
             if fd == 1:
                 continue  # stdout: see the module's docstring
-            link = f"{proc}/{pid}/fd/{fd}"
-            try:
-                target = os.readlink(link)
-                st = os.stat(link)
-            except OSError:
-                continue
             if stat.S_ISREG(st.st_mode) and is_rotated(target, st, logs) \
                     and _write_mode(proc, pid, fd) and not _replaced_in_parent(pid, fd, logs, proc):
                 found.setdefault(pid, []).append((fd, target))
@@ -140,33 +145,16 @@ def _replaced_in_parent(pid, fd, logs, proc):
     try:
         log = current_log(os.readlink(f"{proc}/{pid}/fd/{fd}"))
         ppid = emperor.parent(pid, proc)
-        theirs = os.listdir(f"{proc}/{ppid}/fd")
     except OSError:
         return False
-    for n in theirs:
-        link = f"{proc}/{ppid}/fd/{n}"
-        try:
-            if os.readlink(link) == log and not is_rotated(log, os.stat(link), logs):
-                return True
-        except OSError:
-            continue
-    return False
+    return any(target == log and not is_rotated(log, st, logs)
+               for _, target, st in _fds(ppid, proc))
 
 
 def master_fifo(pid, proc=PROC):
     """(path, (st_dev, st_ino)) of the named fifo PID holds open for reading (a uWSGI master
     fifo), else None. Only readlink and stat of /proc/PID/fd: nothing is opened there."""
-    try:
-        fds = os.listdir(f"{proc}/{pid}/fd")
-    except OSError:
-        return None
-    for fd in sorted(int(n) for n in fds):
-        link = f"{proc}/{pid}/fd/{fd}"
-        try:
-            target = os.readlink(link)
-            st = os.stat(link)
-        except OSError:
-            continue
+    for fd, target, st in _fds(pid, proc):
         if not stat.S_ISFIFO(st.st_mode) or not target.startswith("/") \
                 or target.endswith(" (deleted)"):
             continue
