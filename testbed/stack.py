@@ -11,11 +11,14 @@
 """
 
 import collections
+import contextlib
 import json
 import pathlib
 import shlex
 import shutil
 import time
+
+from . import nspawn
 
 FILES = pathlib.Path(__file__).resolve().with_name("files")
 LIB = "/usr/local/lib/testbed"
@@ -95,6 +98,30 @@ def prepare(root, deb=None, packages=(), services=True, online=None, timeout=900
 def install(machine, what, timeout=900):
     """`apt-get install -y WHAT` (from prepare()) as a user runs it; the CompletedProcess."""
     return machine.run(f"apt-get install -y {what} </dev/null", check=False, timeout=timeout)
+
+
+def debian_uwsgi_with_helper(root, helper_deb):
+    """Debian's uwsgi and uwsgi-plugin-python3 (the suite's archive) and the helpers alone
+    (HELPER_DEB, python3-uwsgi-ensite) installed by apt, offline, in a machine of ROOT with
+    its own network namespace (only lo); the machine."""
+    helper = stage_deb(root, helper_deb)
+    prepare(root, packages=("uwsgi", "uwsgi-plugin-python3", helper))
+    machine = root.machine(net=True)
+    for what in ("uwsgi uwsgi-plugin-python3", helper):
+        proc = install(machine, what)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return machine
+
+
+@contextlib.contextmanager
+def booted_with(root, deb, packages=()):
+    """ROOT (made with nspawn.BOOT_PACKAGES) booted under systemd, DEB and PACKAGES installed
+    by apt (what apt needs downloaded before the boot); yields the Container."""
+    what = prepare(root, deb, packages=packages)
+    with nspawn.booted(root) as machine:
+        proc = install(machine, what)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        yield machine
 
 
 def wait_for(predicate, timeout, interval=0.1):

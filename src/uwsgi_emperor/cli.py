@@ -8,12 +8,13 @@ fast, so nothing heavy (jinja2) is imported on this path.
 """
 
 import argparse
+import json
 import os
 import sys
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from . import names, paths, sites
+from . import metrics, names, paths, sites, status
 from . import wait
 from .wait import DEFAULT_TIMEOUT
 
@@ -32,6 +33,7 @@ HINT = (
 DEBIAN_HINT = "Debian's uwsgi runs the enabled apps when it starts: /etc/init.d/uwsgi restart"
 HINTS = {paths.Flavour.EMPEROR: HINT, paths.Flavour.DEBIAN: DEBIAN_HINT}
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+STATUS_NOT_RUNNING = 3  # uwsgi-query --status: an app shown is not running (systemctl's 3)
 
 
 def hint(environ=os.environ):
@@ -229,26 +231,121 @@ def dissite_parser():
     return site_parser(DISSITE)
 
 
+def _threshold(most=None, what="a number"):
+    """An argparse type: a whole number from 0 (to MOST), or 'none' (no threshold)."""
+    def parse(text):
+        if text == "none":
+            return None
+        if not text.isdigit():
+            raise argparse.ArgumentTypeError(f"not a whole number nor 'none': {text!r}")
+        if most is not None and int(text) > most:
+            raise argparse.ArgumentTypeError(f"{what} is at most {most}: {text!r}")
+        return int(text)
+    return parse
+
+
+# --check's thresholds: (option, Thresholds field, type, what it counts). A threshold N
+# alerts when the count is above N (monitoring-plugins' range "N"); "none" turns it off.
+_COUNT, _PERCENT = _threshold(), _threshold(100, "a percentage")
+CHECK_THRESHOLDS = (
+    ("--warn-down", "warn_down", _COUNT, "enabled apps down (stopped, crash-looping, refused)"),
+    ("--crit-down", "crit_down", _COUNT, "enabled apps down"),
+    ("--warn-crashloop", "warn_crashloop", _COUNT, "apps crash-looping"),
+    ("--crit-crashloop", "crit_crashloop", _COUNT, "apps crash-looping"),
+    ("--warn-busy", "warn_busy", _PERCENT, "the percentage of one app's workers busy"),
+    ("--crit-busy", "crit_busy", _PERCENT, "the percentage of one app's workers busy"),
+)
+
+
 def query_parser():
     """The ArgumentParser of uwsgi-query (no side effects: man pages are built from it)."""
     parser = argparse.ArgumentParser(
         prog="uwsgi-query",
         allow_abbrev=False,
-        description="Tell whether a uWSGI app is enabled, and who enabled or disabled it (as a2query -s).",
+        description=(
+            "Tell whether a uWSGI app is enabled, and who enabled or disabled it (as a2query "
+            "-s); with --status, how every app is doing (state, pid, uptime, workers, "
+            "requests, exceptions, response time, memory, respawns, zergs, listen queue, "
+            "and the end of the log of an app that is down); with --check, the same as a "
+            "monitoring-plugins check (Nagios, Icinga); with --metrics, as Prometheus "
+            "metrics for the node exporter's textfile collector. States: running (accepting "
+            f"for {status.STEADY:g} s), starting, crash-looping (exited twice or more before "
+            "serving a request, the Emperor throttles it), stopped (enabled, not run), "
+            "refused ini (uwsgi would not run it), disabled. The state, pid, uptime, memory "
+            "and listen queue come from the Emperor and the kernel; workers and requests from "
+            f"the app's own stats server ({paths.RUNDIR}/NAME{status.STATS_SUFFIX}), read only "
+            "when its listener is the app's master. Needs root."
+        ),
         epilog=(
             "exit status: 0 enabled, 1 not found or not enabled, 32 disabled by the site "
-            "administrator, 33 disabled by a maintainer script, 2 for a usage error. " + EPILOG_ENV
+            "administrator, 33 disabled by a maintainer script, 2 for a usage error. "
+            "--status: 0 when every app shown that is enabled is running, 3 when one is not "
+            "(as systemctl status), 1 when a NAME is no app or no Emperor answers. "
+            "--check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. --metrics: 0, or 1 when no "
+            "Emperor answers (the metrics say uwsgi_emperor_up 0) or FILE cannot be written. "
+            + EPILOG_ENV
         ),
     )
-    what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("name", nargs="?", metavar="NAME", help="the app to ask about")
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME",
+        help="the app to ask about; with --status or --check, the apps to show (default: all)",
+    )
+    what = parser.add_mutually_exclusive_group()
     what.add_argument(
         "-l", "--list", action="store_true", help="list every app: enabled or not, and by whom"
     )
+    what.add_argument(
+        "--status", action="store_true",
+        help="one line per app (every app in apps-available and apps-enabled, or the NAMEs): "
+        "its state and figures; then, for an app that is down, why and its log's last lines",
+    )
+    what.add_argument(
+        "--check", action="store_true",
+        help="a monitoring-plugins check of every enabled app (or the NAMEs): one status "
+        "line with perfdata, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; see the thresholds",
+    )
+    what.add_argument(
+        "--metrics", action="store_true",
+        help="the Emperor and every enabled app as Prometheus metrics (text format)",
+    )
+    parser.add_argument("--json", action="store_true",
+                        help="with --status: one JSON object for scripts, every figure in base units")
+    parser.add_argument(
+        "--output", metavar="FILE",
+        help="with --metrics: replace FILE atomically instead of printing (a new file in its "
+        f"directory renamed over it), e.g. {metrics.TEXTFILE}",
+    )
+    defaults = status.Thresholds()
+    for option, attr, kind, counts in CHECK_THRESHOLDS:
+        level = "WARNING" if option.startswith("--warn") else "CRITICAL"
+        parser.add_argument(
+            option, type=kind, metavar="N", default=getattr(defaults, attr),
+            help=f"with --check: {level} when {counts} is above N, 'none' to never "
+            f"(default: {getattr(defaults, attr) if getattr(defaults, attr) is not None else 'none'})",
+        )
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing, just set the exit status")
     parser.add_argument("--confdir", metavar="DIR", help=f"configuration directory (default: $UWSGI_CONFDIR or {paths.CONFDIR})")
     parser.add_argument("--statedir", metavar="DIR", help=f"state directory (default: $UWSGI_STATEDIR or {paths.STATEDIR})")
     return parser
+
+
+def _check_query_options(parser, args):
+    modes = ("list", "status", "check", "metrics")
+    if not args.names and not any(getattr(args, m) for m in modes):
+        parser.error("one of the arguments NAME -l/--list --status --check --metrics is required")
+    for mode, option in (("list", "-l/--list"), ("metrics", "--metrics")):
+        if getattr(args, mode) and args.names:
+            parser.error(f"argument NAME: not allowed with argument {option}")
+    if len(args.names) > 1 and not (args.status or args.check):
+        parser.error("one NAME at a time (more with --status or --check)")
+    if args.json and not args.status:
+        parser.error("--json needs --status")
+    if args.output and not args.metrics:
+        parser.error("--output needs --metrics")
+    if not args.check:
+        for option, attr, _, _ in CHECK_THRESHOLDS:
+            if getattr(args, attr) != getattr(status.Thresholds(), attr):
+                parser.error(f"{option} needs --check")
 
 
 def _parse(parser, argv, check_options=None, intermixed=False):
@@ -352,11 +449,90 @@ def dissite_main(argv=None, stdin=None, stdout=None):
     return run_site_command(DISSITE, argv, stdin, stdout)
 
 
+def _gather(names_, args, check_ini=True):
+    """status.gather for NAMES_ (checked first), or (None, exit status) after one error line."""
+    try:
+        wanted = [names.check_name(n) for n in names_]
+    except names.NameError_ as err:
+        _error("uwsgi-query", str(err))
+        return None, EXIT_FAILED
+    try:
+        return status.gather(wanted, confdir=args.confdir, statedir=args.statedir,
+                             check_ini=check_ini), None
+    except OSError as err:
+        _error("uwsgi-query", f"{err.filename or ''}: {err.strerror or err}")
+        return None, EXIT_FAILED
+
+
+def _status(args):
+    report, failed = _gather(args.names, args)
+    if report is None:
+        return failed
+    for name in report.unknown:
+        _error("uwsgi-query", f"no app {name} in apps-available or apps-enabled")
+    if not args.quiet:
+        if args.json:
+            print(json.dumps(report.as_json(), indent=1))
+        else:
+            print("\n".join(status.text_lines(report)))
+    if report.flavour == paths.Flavour.DEBIAN.value:
+        # What it cannot show, said once; not an error: what is enabled is shown.
+        print(f"uwsgi-query: {report.emperor_problem}", file=sys.stderr)
+        return EXIT_OK if not report.unknown else EXIT_FAILED
+    if report.unknown or report.emperor is None:
+        return EXIT_FAILED
+    down = [a for a in report.apps if a.enabled and a.state != status.State.RUNNING.value]
+    return STATUS_NOT_RUNNING if down else EXIT_OK
+
+
+def _check(args):
+    report, _ = _gather(args.names, args)
+    if report is None:
+        print("UWSGI UNKNOWN: cannot read the apps' state")
+        return status.UNKNOWN
+    limits = status.Thresholds(**{attr: getattr(args, attr) for _, attr, _, _ in CHECK_THRESHOLDS})
+    code, line = status.check(report, limits)
+    if report.unknown:
+        code, line = status.UNKNOWN, f"UWSGI UNKNOWN: no app {' '.join(report.unknown)}"
+    if not args.quiet:
+        print(line)
+    return code
+
+
+def _metrics(args):
+    # No ini check (it runs uwsgi as another user): an app whose ini uwsgi refuses is
+    # crash-looping here, as the Emperor sees it.
+    report, failed = _gather([], args, check_ini=False)
+    if report is None:
+        return failed
+    if report.flavour == paths.Flavour.DEBIAN.value:
+        _error("uwsgi-query", report.emperor_problem)
+        return EXIT_FAILED
+    text = metrics.render(report)
+    if args.output:
+        try:
+            metrics.write_textfile(text, args.output)
+        except OSError as err:
+            _error("uwsgi-query", f"cannot write {args.output}: {err.strerror or err}")
+            return EXIT_FAILED
+    elif not args.quiet:
+        sys.stdout.write(text)
+    return EXIT_OK if report.emperor_problem is None else EXIT_FAILED
+
+
 def query_main(argv=None):
-    """uwsgi-query; returns the exit status (0 enabled, 1 not, 32/33 disabled by admin/maint)."""
-    args, status = _parse(query_parser(), sys.argv[1:] if argv is None else argv)
+    """uwsgi-query; returns the exit status (0 enabled, 1 not, 32/33 disabled by admin/maint;
+    --status, --check and --metrics as the parser's epilog says)."""
+    args, status_ = _parse(query_parser(), sys.argv[1:] if argv is None else argv,
+                           _check_query_options)
     if args is None:
-        return status
+        return status_
+    if args.status:
+        return _status(args)
+    if args.check:
+        return _check(args)
+    if args.metrics:
+        return _metrics(args)
     confdir = paths.confdir(args.confdir)
     statedir = paths.statedir(args.statedir)
     if args.list:
@@ -367,14 +543,14 @@ def query_main(argv=None):
                 print(f"{name:<{width}}  {state_:<8}  {detail}".rstrip())
         return sites.QUERY_ENABLED
     try:
-        name = names.check_name(args.name)
+        name = names.check_name(args.names[0])
     except names.NameError_ as err:
         _error("uwsgi-query", str(err))
         return sites.QUERY_NOT_FOUND
-    status, text = sites.query(confdir, statedir, name)
+    status_, text = sites.query(confdir, statedir, name)
     if not args.quiet:
         print(text)
-    return status
+    return status_
 
 
 MAINS = {"ensite": ensite_main, "dissite": dissite_main, "query": query_main}

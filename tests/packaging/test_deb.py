@@ -71,6 +71,8 @@ EXPECTED_FILES = [
     "etc/uwsgi/vassal-defaults.ini",
     "etc/uwsgi/apps-available/example.ini",
     "lib/systemd/system/uwsgi-emperor.service",
+    "lib/systemd/system/uwsgi-emperor-metrics.service",
+    "lib/systemd/system/uwsgi-emperor-metrics.timer",
     "usr/lib/tmpfiles.d/uwsgi-emperor.conf",
     f"{VENV}/bin/uwsgi",
     f"{VENV}/bin/uwsgi-ensite",

@@ -23,14 +23,8 @@ APP = uwsgi_request.plain_app("hello from Debian's uwsgi")
 def debian_uwsgi_host(suite, clean_root):
     deb = helper_deb_file(suite)
     assert deb.is_file(), f"{deb} is missing: run `make helper-deb SUITE={suite}` first"
-    helper = stack.stage_deb(clean_root, deb)
-    stack.prepare(clean_root, packages=("uwsgi", "uwsgi-plugin-python3", helper))
     # Installed offline and served in a machine of its own network namespace (only lo).
-    m = clean_root.machine(net=True)
-    for what in ("uwsgi uwsgi-plugin-python3", helper):
-        proc = stack.install(m, what)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return m
+    return stack.debian_uwsgi_with_helper(clean_root, deb)
 
 
 def test_installs_beside_debians_uwsgi(debian_uwsgi_host, suite):

@@ -82,9 +82,10 @@ def test_layout(machine):
     assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi/app1.log") == "www-data:www-data 640"
     assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi/emperor.log") == "root:adm 640"
     assert machine.out(f"stat -c '%U:%G %a' {PIDFILE}") == "root:root 644"
-    # The master fifos (logrotate's reopen) are made by each master after its drop.
+    # The master fifos (logrotate's reopen) and stats sockets (uwsgi-query --status) are made
+    # by each master after its drop.
     assert machine.out("ls -A /run/uwsgi").split() == [
-        "app1.fifo", "app1.sock", "app2.fifo", "app2.sock"]
+        "app1.fifo", "app1.sock", "app1.stats", "app2.fifo", "app2.sock", "app2.stats"]
     assert machine.out("stat -c '%U:%G %a' /run/uwsgi/app1.fifo /run/uwsgi/app1.sock"
                        ).splitlines() == ["www-data:www-data 600", "www-data:www-data 660"]
     assert machine.out("ls -A /run/uwsgi-emperor").split() == ["emperor-stats.sock", "emperor.pid"]

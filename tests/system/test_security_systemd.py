@@ -90,10 +90,7 @@ def machine(suite, deb_path, tmp_path_factory):
     root = roots.Root.fresh(suite, tmp_path_factory.mktemp(f"{suite}-systemd-security") / "root",
                             include=nspawn.BOOT_PACKAGES)
     try:
-        what = stack.prepare(root, deb_path, packages=PACKAGES)
-        with nspawn.booted(root) as m:
-            install = stack.install(m, what)
-            assert install.returncode == 0, install.stdout + install.stderr
+        with stack.booted_with(root, deb_path, PACKAGES) as m:
             m.run(f"printf '{SECRET_TEXT}\\n' > {SECRET} && chmod 0600 {SECRET}")
             # A name an app looks up (its database), through NSS as any other.
             m.run("echo '127.0.0.2 db.internal' >> /etc/hosts")

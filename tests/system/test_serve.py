@@ -82,7 +82,7 @@ def test_two_apps_each_on_its_own_socket_and_log(machine):
     assert stack.get(machine, "app2", "/seq/3") == (200, "app2 3\n")
     # The article's tree.
     assert machine.out("ls /run/uwsgi").split() == [
-        "app1.fifo", "app1.sock", "app2.fifo", "app2.sock"]
+        "app1.fifo", "app1.sock", "app1.stats", "app2.fifo", "app2.sock", "app2.stats"]
     assert machine.out("ls /run/uwsgi-emperor").split() == ["emperor-stats.sock", "emperor.pid"]
     assert machine.out("ls /var/log/uwsgi").split() == ["app1.log", "app2.log", "emperor.log"]
     assert machine.out("ls /etc/uwsgi/apps-enabled").split() == ["app1.ini", "app2.ini"]

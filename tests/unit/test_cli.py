@@ -399,8 +399,9 @@ def test_query_bad_name_and_usage(tree, capsys):
     assert output(capsys) == ("", "uwsgi-query: error: invalid app name '../x': it must not contain a path separator\n")
     assert cli.query_main([]) == 2
     assert cli.query_main(["-l", "x"]) == 2
-    err = output(capsys)[1].splitlines()
-    assert err[1] == "uwsgi-query: error: one of the arguments NAME -l/--list is required"
+    err = [line for line in output(capsys)[1].splitlines() if line.startswith("uwsgi-query:")]
+    assert err[0] == ("uwsgi-query: error: one of the arguments NAME -l/--list --status "
+                       "--check --metrics is required")
     assert err[-1] == "uwsgi-query: error: argument NAME: not allowed with argument -l/--list"
 
 

@@ -71,7 +71,13 @@ def test_options(confdir):
     assert complete(["uwsgi-dissite", "--p"], confdir) == ["--purge"]
     assert complete(["uwsgi-ensite", "--w"], confdir) == ["--wait"]
     assert complete(["uwsgi-ensite", "--t"], confdir) == ["--timeout"]
-    assert complete(["uwsgi-query", "-"], confdir) == ["-l", "--list", "-q", "--quiet", "--confdir", "--statedir", "-h", "--help"]
+    assert complete(["uwsgi-query", "-"], confdir) == [
+        "-l", "--list", "--status", "--check", "--metrics", "--json", "--output", "--warn-down",
+        "--crit-down", "--warn-crashloop", "--crit-crashloop", "--warn-busy", "--crit-busy",
+        "-q", "--quiet", "--confdir", "--statedir", "-h", "--help"]
+    assert complete(["uwsgi-query", "--status", "--json", ""], confdir) == [
+        "app1", "app2", "blog", "gone", "shop"]
+    assert complete(["uwsgi-query", "--check", "--crit-busy", ""], confdir) == []
 
 
 def test_no_app_names_where_seconds_go(confdir):
