@@ -158,7 +158,7 @@ class Vassal:
     ready: bool     # spawned and loyal to the Emperor
     accepting: bool  # its first worker accepts requests
     respawns: int
-    born: int       # when the Emperor (re)spawned it, seconds since the epoch
+    born: int       # the mtime of its ini when the Emperor (re)loaded it (not a start time)
     zerg: bool
 
 
