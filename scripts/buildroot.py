@@ -61,10 +61,6 @@ LINTIAN = "lintian --fail-on error,warning --display-info --tag-display-limit 0"
 HOST_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8", "TMPDIR": "/tmp"}
 
 
-HOST_CA_BUNDLE = pathlib.Path("/etc/ssl/certs/ca-certificates.crt")
-ROOT_CA_BUNDLE = "/etc/ssl/host-ca-certificates.crt"
-
-
 def say(prog, message):
     print(f"{prog}: {message}", flush=True)
 
@@ -202,14 +198,9 @@ class BuildRoot:
         self.root = roots.Root.overlay(lower, self.top, suite)
         self.path = self.root.upper
         # pip fetches the hash-pinned sources from PyPI: the root needs the host's resolver
-        # (Root.overlay copies it) and trusts the CAs the host trusts (a network may
-        # intercept TLS with its own CA; the root only has Debian's bundle). Neither reaches
-        # the packages.
-        self.env = {}
-        if HOST_CA_BUNDLE.is_file():
-            (self.path / ROOT_CA_BUNDLE.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(HOST_CA_BUNDLE, self.path / ROOT_CA_BUNDLE.lstrip("/"))
-            self.env["PIP_CERT"] = ROOT_CA_BUNDLE
+        # (Root.overlay copies it) and the CAs the host trusts (Root.trust_host_cas). Neither
+        # reaches the packages.
+        self.env = self.root.trust_host_cas()
 
     def _run(self, command, env, **kw):
         """COMMAND (sh) in a machine of the root, as root, umask 022, in ROOT_ENV alone;

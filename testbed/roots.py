@@ -32,6 +32,9 @@ from .suites import REPO
 CACHE = REPO / ".cache"
 NSINIT = pathlib.Path(__file__).resolve().with_name("nsinit.py")
 HOST_PYTHON = "/usr/bin/python3"
+# The host's CA bundle, and where a root gets a copy of it (Root.trust_host_cas).
+HOST_CA_BUNDLE = pathlib.Path("/etc/ssl/certs/ca-certificates.crt")
+ROOT_CA_BUNDLE = "/etc/ssl/host-ca-certificates.crt"
 
 # What the tests use inside the root besides the package under test: nginx (the article's
 # front end), logrotate (point 5), procps (ps/pgrep), curl (HTTP checks) and python3-venv
@@ -251,6 +254,18 @@ class Root:
         if resolv.is_symlink() or resolv.exists():
             resolv.unlink()
         shutil.copy("/etc/resolv.conf", resolv)
+
+    def trust_host_cas(self):
+        """pip in the root trusts what the host trusts (a network may intercept TLS with its
+        own CA; the root has only Debian's bundle, pip only its certifi): a copy of the
+        host's bundle beside Debian's (in an overlay's upper layer), and pip's environment
+        that names it; {} when the host has no bundle."""
+        if not HOST_CA_BUNDLE.is_file():
+            return {}
+        target = (self.upper if self.lower is not None else self.path) / ROOT_CA_BUNDLE.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(HOST_CA_BUNDLE, target)
+        return {"PIP_CERT": ROOT_CA_BUNDLE}
 
     @classmethod
     def fresh(cls, suite, dest, include=TEST_TOOLS):
