@@ -6,11 +6,13 @@
 - maintainer: debian/control's Maintainer field, unless $MAINTAINER is set (an organisation's
   own builds: `make deb MAINTAINER='Ops <ops@example.com>'`). The .deb, the helper package,
   `make bump` and the repository's Origin/Label all take it from here.
-- suites: scripts/suites.tsv; package_version(suite) appends the suite's suffix (+deb12).
+- suites: scripts/suites.tsv; package_version(suite) appends the suite's suffix (+deb12),
+  suite_of(package_version) reads it back.
 
 CLI for the Makefile and shell scripts:
   projectinfo.py version | upstream | maintainer | maintainer-name | maintainer-email
-                 | host-suite | suites | suffix SUITE | python SUITE | package-version SUITE
+                 | host-suite | suites | debian SUITE | suffix SUITE | python SUITE
+                 | package-version SUITE | suite-of PACKAGE-VERSION
 """
 
 import os
@@ -99,6 +101,15 @@ def package_version(suite, top=None):
     return version(top) + suite_info(suite, top)["version_suffix"]
 
 
+def suite_of(package_version, top=None, os_release="/etc/os-release"):
+    """The suite a package version is built for: the one whose suffix it ends with
+    (2.0.31-2+deb13 -> trixie); a version without a suite's suffix is the host's suite's."""
+    for suite, info in suites(top).items():
+        if package_version.endswith(info["version_suffix"]):
+            return suite
+    return host_suite(os_release)
+
+
 def host_suite(os_release="/etc/os-release"):
     with open(os_release, encoding="utf-8") as f:
         for line in f:
@@ -116,9 +127,11 @@ def main(argv):
         "maintainer-email": lambda: maintainer_parts()[1],
         "host-suite": lambda: host_suite(),
         "suites": lambda: " ".join(suites()),
+        "debian": lambda s: suite_info(s)["debian"],
         "suffix": lambda s: suite_info(s)["version_suffix"],
         "python": lambda s: suite_info(s)["python"],
         "package-version": lambda s: package_version(s),
+        "suite-of": lambda v: suite_of(v),
     }
     if not argv or argv[0] not in commands:
         raise SystemExit(f"usage: projectinfo.py {{{'|'.join(commands)}}} [SUITE]")

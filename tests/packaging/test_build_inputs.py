@@ -36,6 +36,38 @@ def test_suite_versions():
     assert [projectinfo.package_version(s) for s in SUITES] == [v + "+deb12", v + "+deb13"]
 
 
+def test_suite_of_a_version_and_the_cli_publish_repo_uses(tmp_path):
+    release = tmp_path / "os-release"
+    release.write_text("ID=debian\nVERSION_CODENAME=trixie\n")
+    v = projectinfo.version()
+    assert [projectinfo.suite_of(v + s, os_release=release) for s in ("+deb12", "+deb13", "")] == \
+        ["bookworm", "trixie", "trixie"]  # no suffix: the host's suite
+
+    def cli(*args):
+        return subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/projectinfo.py"), *args],
+                              capture_output=True, text=True, check=True).stdout
+
+    assert (cli("suites"), cli("debian", "bookworm"), cli("debian", "trixie")) == \
+        ("bookworm trixie\n", "12\n", "13\n")
+    assert cli("suite-of", v + "+deb13") == "trixie\n"
+    # publish-repo reads the suites through projectinfo, never suites.tsv itself
+    assert "suites.tsv" not in "".join(line for line in (ROOT / "scripts/publish-repo").open()
+                                       if not line.lstrip().startswith("#"))
+
+
+def test_host_cas_land_in_the_root_or_its_upper_layer(tmp_path, monkeypatch):
+    bundle = tmp_path / "host-ca.crt"
+    bundle.write_text("a host CA\n")
+    monkeypatch.setattr(roots, "HOST_CA_BUNDLE", bundle)
+    plain = roots.Root(tmp_path / "plain", "bookworm")
+    over = roots.Root.overlay(tmp_path / "lower", tmp_path / "over", "bookworm")
+    for root, tree in ((plain, plain.path), (over, over.upper)):
+        assert root.trust_host_cas() == {"PIP_CERT": roots.ROOT_CA_BUNDLE}
+        assert (tree / roots.ROOT_CA_BUNDLE.lstrip("/")).read_text() == "a host CA\n"
+    monkeypatch.setattr(roots, "HOST_CA_BUNDLE", tmp_path / "none")
+    assert plain.trust_host_cas() == {}
+
+
 def test_maintainer_from_control_or_environment(monkeypatch):
     monkeypatch.delenv("MAINTAINER", raising=False)
     control = (ROOT / "debian/control").read_text()
