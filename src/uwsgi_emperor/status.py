@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-from . import emperor, inicheck, paths, safetext, sites, wait
+from . import emperor, inicheck, paths, safetext, sites, sockets, wait
 
 STATS_SUFFIX = ".stats"    # the vassal's stats server: RUNDIR/NAME.stats (vassal-defaults.ini)
 STATS_TIMEOUT = 0.5        # a vassal's master answers from its event loop
@@ -381,7 +381,7 @@ def gather(names=None, *, confdir=None, statedir=None, environ=os.environ, check
             pids = emperor.descendants(app.pid, tree)
             app.rss_bytes, app.pss_bytes = memory(pids, proc)
             app.listen_queue, app.listen_backlog = listen_queue(
-                os.path.join(rundir, name + ".sock"), queues)
+                sockets.app_socket(rundir, name), queues)
             vstats, app.stats_problem = read_vassal_stats(
                 os.path.join(rundir, name + STATS_SUFFIX), vassal)
             if vstats is not None:
