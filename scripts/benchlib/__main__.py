@@ -1,6 +1,6 @@
 """Entry point of `make bench` (scripts/bench): run every figure group, write JSON, plots, report.
 
-BENCH_ONLY=throughput,ensite,zerg,scale,package,django runs a subset (while developing).
+BENCH_ONLY=throughput,ensite,zerg,scale,package,django,status runs a subset (while developing).
 """
 
 import datetime
@@ -13,11 +13,11 @@ import time
 
 from testbed.suites import SUITES, deb_file, host_suite
 
-from . import compare, config, fig_django, fig_ensite, fig_package, fig_scale, fig_throughput, fig_zerg
+from . import compare, config, fig_django, fig_ensite, fig_package, fig_scale, fig_status, fig_throughput, fig_zerg
 from . import machine, plots, report, systems
 from .log import say
 
-GROUPS = ("throughput", "ensite", "zerg", "scale", "package", "django")
+GROUPS = ("throughput", "ensite", "zerg", "scale", "package", "django", "status")
 
 
 def bench_suite():
@@ -89,6 +89,8 @@ def main():
     try:
         results["versions"] = systems.versions(sides)
         say("versions:", results["versions"])
+        results["ours_vassal"] = systems.vassal_options(sides["ours"], "hello")
+        say("our hello vassal:", results["ours_vassal"])
         runners = {
             "throughput": lambda: fig_throughput.run(sides, scale),
             "ensite": lambda: fig_ensite.run(sides, scale),
@@ -96,6 +98,7 @@ def main():
             "scale": lambda: fig_scale.run(sides, scale),
             "package": lambda: fig_package.run(sides, scale, deb, build_times),
             "django": lambda: fig_django.run(sides, scale),
+            "status": lambda: fig_status.run(sides, scale),
         }
         for group in GROUPS:
             if group in only:

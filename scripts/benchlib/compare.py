@@ -26,6 +26,12 @@ def headline(results):
             out[f"fig4 N={n} {system} all up s"] = (r["all_up_s"], False)
             out[f"fig4 N={n} {system} PSS MB"] = (r["pss_mb"], False)
             out[f"fig4 N={n} {system} idle emperor CPU s"] = (r["idle_cpu_emperor_s"], False)
+    for n, cell in results.get("status", {}).items():
+        if n == "run":  # the run of its own a merged group names
+            continue
+        for form in ("status", "json", "check", "metrics"):
+            if form in cell:
+                out[f"fig7 N={n} uwsgi-query {form} s"] = (cell[form]["median_s"], False)
     p = results.get("package", {})
     if p:
         out["fig5 .deb KiB"] = (p["sizes"]["ours"]["deb_kb"], False)

@@ -7,7 +7,7 @@ import statistics
 
 from testbed import suites
 
-from . import fig_throughput
+from . import fig_status, fig_throughput, systems
 from .config import REPO
 
 SYSTEMS = tuple(fig_throughput.SYSTEMS)
@@ -176,6 +176,52 @@ Ours over Debian's, the median of the per-round ratios, in brackets the middle h
     return text
 
 
+def vassal_line(results):
+    """What this package's hello app of the run ran with (systems.vassal_options), for the
+    setup; a run that did not record it says so."""
+    v = results.get("ours_vassal")
+    if not v:
+        return (f"  This run (commit {results.get('commit', '?')}) did not record what its hello app "
+                "ran with: runs record it since issue 25 gave every app a stats server (`stats = "
+                "/run/uwsgi/%N.stats`); the defaults of an earlier run are in its commit's "
+                "etc/uwsgi/vassal-defaults.ini, and the Findings below say what the hello app "
+                "gets since then and what figure 1 measured with it.")
+    o = v["options"]
+    shown = ", ".join(f"`{k} = {o[k]}`" for k in systems.VASSAL_OPTIONS if o.get(k) is not None)
+    unset = ", ".join(f"`{k}`" for k in systems.VASSAL_OPTIONS if o.get(k) is None)
+    answered = "answered" if v["stats_server_answers"] else "did not answer"
+    return (f"  The hello app as uWSGI reads its ini with the installed vassal defaults: {shown}; "
+            f"not set: {unset or 'none'}. Its stats server {answered} `uwsgi-query --status` "
+            f"(state: {v['state']}) before the figures.")
+
+
+def status_section(results):
+    """Figure 7 (fig_status): the time of each uwsgi-query form for N enabled apps; a group
+    measured in a run of its own (merged into this results.json) names that run."""
+    st = dict(results["status"])
+    run = st.pop("run", None)
+    trials = len(next(iter(st.values()))["status"]["trials"])
+    forms = list(fig_status.FORMS)
+    rows = []
+    for n in sorted(st, key=int):
+        cell = st[n]
+        rows.append([n] + [f"{_f(cell[f]['median_s'], 3)} ({_f(cell[f]['min_s'], 3)}-{_f(cell[f]['max_s'], 3)})"
+                           for f in forms])
+    where = ""
+    if run:
+        where = (f" Measured in a run of its own (`BENCH_ONLY=status`): {run['date']}, commit "
+                 f"{run['commit']}, {run['version']}, load average before it {run['loadavg_before']}.")
+    return (f"""## 7. `uwsgi-query --status` for N apps
+
+The time of each form, as root, for N enabled hello apps (`processes = 1`, each with the stats
+server of the vassal defaults, all running and their stats servers answering), and nothing
+else in apps-available: median of {trials} runs (min-max), the whole command's wall time with
+the interpreter's start. `--list` reads only the confdir (no Emperor, no socket): the floor.
+This package only: Debian's uwsgi has no Emperor stats to show (n/a).{where}
+
+""" + _table(["N"] + [f"`{fig_status.FORMS[f]}` s" for f in forms], rows))
+
+
 def losses(results):
     """Sentences naming every figure where ours is worse than Debian's or gunicorn (>5 %)."""
     found = []
@@ -240,6 +286,7 @@ Debian's archive:
 
 - **this package**: `apt-get install ./uwsgi-emperor_*.deb`, apps enabled with `uwsgi-ensite`,
   package defaults (2 processes, unix socket /run/uwsgi/NAME.sock, request log to a file, ...).
+{vassal_line(results)}
 - **Debian's uWSGI** ({v.get('debian', '?')}): `apt-get install uwsgi-emperor uwsgi-plugin-python3`; its emperor.ini as
   shipped, started the way its systemd unit starts it; each vassal: `plugins = python3`,
   `master`, `processes = 2`, `socket = /run/uwsgi/%n.sock`, `chmod-socket = 660`, `vacuum`,
@@ -334,6 +381,8 @@ the emperor alone and by all uWSGI processes. gunicorn: n/a (no emperor).
                      + f"\n\nDebian's packages: {deb_pkgs}.")
     if "django" in results:
         parts.append(django_section(results, png))
+    if "status" in results:
+        parts.append(status_section(results))
     for other in others:
         parts.append(suite_summary(other))
     lost = losses(results)

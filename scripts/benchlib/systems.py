@@ -226,6 +226,40 @@ def setup(deb, suite):
     return sides, tmp
 
 
+# What figure 1's "ours" runs with, recorded with each run: the options the package's vassal
+# defaults decide for the hello app (issue 25 added the stats server; memory-report, which
+# would cost every request, is not among the defaults: uwsgi-query reads the kernel instead).
+VASSAL_OPTIONS = ("master", "processes", "threads", "stats", "stats-no-cores", "memory-report",
+                  "logto", "master-fifo", "touch-logreopen")
+
+
+def wait_running(side, timeout, names=()):
+    """Until `uwsgi-query --status [NAMES]` exits 0: every enabled app (or each of NAMES)
+    running, that is accepting for uwsgi_emperor.wait.STEADY s."""
+    side.run(f"for i in $(seq {int(timeout * 5)}); do uwsgi-query --status -q {' '.join(names)} && exit 0;"
+             " sleep 0.2; done; exit 1", timeout=timeout + 60)
+
+
+def vassal_options(side, name):
+    """This package's vassal NAME as its Emperor runs it: each of VASSAL_OPTIONS as uWSGI reads
+    the app's ini with the installed vassal defaults (`--ini NAME.ini --include
+    vassal-defaults.ini`, the Emperor's vassals-include), None when unset; its state and
+    whether its stats server answered, from `uwsgi-query --status --json NAME`."""
+    wait_running(side, 60, [name])
+    options = {}
+    for option in VASSAL_OPTIONS:
+        # As nobody (as inicheck reads an ini): uwsgi --get exits through vacuum, which as
+        # root unlinks the running app's stats socket.
+        value = side.out(f"cd /etc/uwsgi/apps-enabled && setpriv --reuid=nobody --regid=nogroup --clear-groups"
+                         f" /opt/venvs/uwsgi-emperor/bin/uwsgi --ini {name}.ini"
+                         f" --include /etc/uwsgi/vassal-defaults.ini --get {option} 2>/dev/null", check=False)
+        options[option] = value or None
+    app = json.loads(side.out(f"uwsgi-query --status --json {name}", check=False))["apps"][0]
+    return {"app": name, "options": options, "state": app["state"],
+            "stats_server_answers": bool(app["workers"]) and not app["stats_problem"],
+            "stats_problem": app["stats_problem"], "workers": app["workers"]}
+
+
 def teardown(sides, tmp):
     for side in sides.values():
         side.stop()

@@ -37,7 +37,7 @@ def test_bench_runs_end_to_end_at_tiny_size(suite, deb_path, tmp_path):
     assert results["suite"] == suite
     assert results["versions"]["debian"] == suite_info(suite).debian_uwsgi
     assert results["versions"]["python"].startswith(suite_info(suite).python.removeprefix("python") + ".")
-    for group in ("throughput", "ensite", "zerg", "scale", "package"):
+    for group in ("throughput", "ensite", "zerg", "scale", "package", "status"):
         assert numbers_in(results.get(group)), f"no figures in group {group}"
     for app in ("hello", "slow"):
         for cell in results["throughput"][app].values():
@@ -55,6 +55,17 @@ def test_bench_runs_end_to_end_at_tiny_size(suite, deb_path, tmp_path):
     assert results["zerg"]["with"]["requests"] > 0
     for pkg in ("ours", "debian"):
         assert results["package"]["sizes"][pkg]["deb_kb"] > 0
+    # figure 1's hello app runs with the installed vassal defaults, its stats server among them
+    vassal = results["ours_vassal"]
+    assert vassal["options"]["stats"] == "/run/uwsgi/hello.stats"
+    assert vassal["options"]["memory-report"] is None
+    assert (vassal["state"], vassal["stats_server_answers"]) == ("running", True)
+    for n in ("1", "2"):  # figure 7: exactly N apps, every one running with its worker figures
+        cell = results["status"][n]
+        assert {k: cell["apps"][k] for k in ("listed", "enabled", "running", "with_worker_figures")} == \
+            dict.fromkeys(("listed", "enabled", "running", "with_worker_figures"), int(n))
+        for form in ("list", "status", "json", "check", "metrics"):
+            assert len(cell[form]["trials"]) == 2 and cell[form]["median_s"] > 0, (n, form)
     for png in ("throughput.png", "latency-p99.png", "zerg-timeline.png", "scale.png"):
         assert (tmp_path / png).stat().st_size > 0
     assert (tmp_path / "BENCHMARKS.md").read_text().startswith("# Benchmarks")
