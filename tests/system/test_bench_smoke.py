@@ -37,8 +37,11 @@ def test_bench_runs_end_to_end_at_tiny_size(suite, deb_path, tmp_path):
     assert results["suite"] == suite
     assert results["versions"]["debian"] == suite_info(suite).debian_uwsgi
     assert results["versions"]["python"].startswith(suite_info(suite).python.removeprefix("python") + ".")
-    for group in ("throughput", "ensite", "zerg", "scale", "package", "status"):
+    for group in ("throughput", "ensite", "zerg", "scale", "package", "status", "django"):
         assert numbers_in(results.get(group)), f"no figures in group {group}"
+    for conns, cell in results["django"]["cells"].items():  # figure 6: both served the login page
+        for system in ("ours", "debian"):
+            assert cell[system]["rps"] > 0, (conns, system)
     for app in ("hello", "slow"):
         for cell in results["throughput"][app].values():
             for system in ("ours", "debian", "gunicorn", "ceiling"):
