@@ -1,13 +1,16 @@
-"""After an upgrade (or a downgrade) of the package: reload every app onto the new uwsgi.
+"""After an upgrade (or a downgrade) of the package: every process onto the new uwsgi.
 
 Run by the postinst, through /usr/lib/uwsgi-emperor/reload-after-upgrade OLD NEW.
 
-An upgrade replaces /opt/venvs/uwsgi-emperor/bin/uwsgi under a running Emperor. The package
-does not restart the Emperor (that stops every app for seconds); it asks for a graceful
-reload (the service's reload: SIGHUP to the Emperor process). Each vassal's master then waits
-for its workers' requests and re-executes the new binary, keeping its listening socket open:
-no request fails. The Emperor's own two processes keep the previous binary until its next
-restart; said on the installer's output and in emperor.log, never silently.
+An upgrade replaces /opt/venvs/uwsgi-emperor/bin/uwsgi under a running Emperor. From a
+version with the socket keeper (HELD_SINCE and later) the service is restarted: the keeper
+holds every app's socket across it (keeper.py), so no request is refused and afterwards
+every process, the Emperor's and the keeper's included, runs what is on disk. From an older
+version the Emperor runs without a keeper and a restart would refuse requests for seconds:
+it gets a graceful reload instead (SIGHUP to the Emperor process; each vassal's master waits
+for its workers' requests and re-executes the new binary, its socket kept open), and its own
+two processes keep the previous binary until the next restart; said on the installer's
+output and in emperor.log, never silently.
 
 The Emperor is found only as emperor.master() finds it (root's pid file, a root process),
 and emperor.log is written only on a descriptor opened here and checked (safeopen), in a
@@ -24,6 +27,14 @@ from . import emperor, paths, safeopen
 EMPEROR_LOG = "emperor.log"
 RELOAD_HINT = ("reload them gracefully with: systemctl reload uwsgi-emperor "
                "(or /etc/init.d/uwsgi-emperor reload)")
+RESTART_HINT = ("restart them with: systemctl restart uwsgi-emperor "
+                "(or /etc/init.d/uwsgi-emperor restart); no request is refused")
+# The first version whose service runs the socket keeper (debian/changelog).
+HELD_SINCE = "2.0.31-6~"
+
+
+def has_keeper(version, run=subprocess.run):
+    return run(["dpkg", "--compare-versions", version, "ge", HELD_SINCE]).returncode == 0
 
 
 def say(text):
@@ -59,6 +70,8 @@ def reload_after_upgrade(old, new, *, environ=os.environ, find_master=emperor.ma
     if master is None:
         return 0  # nothing runs: the next start is on the new binary
     logdir = paths.logdir(environ)
+    if has_keeper(old, run):
+        return restart(old, new, master, logdir, run)
     # invoke-rc.d honours policy-rc.d (chroots, image builds); it reports a denial as success
     # unless asked to disclose it.
     rc = run(["invoke-rc.d", "--disclose-deny", "uwsgi-emperor", "reload"],
@@ -79,6 +92,23 @@ def reload_after_upgrade(old, new, *, environ=os.environ, find_master=emperor.ma
         msg += (f"; the Emperor itself (pid {master}) keeps running the previous binary until "
                 "its next restart, which stops every app for seconds (see Upgrades in "
                 "/usr/share/doc/uwsgi-emperor/README.md)")
+    say(msg + ".")
+    append_to_emperor_log(logdir, new, msg)
+    return 0
+
+
+def restart(old, new, master, logdir, run):
+    rc = run(["invoke-rc.d", "--disclose-deny", "uwsgi-emperor", "restart"],
+             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    if rc != 0:
+        why = "the local policy (policy-rc.d) forbade it" if rc == 101 else "it failed"
+        say(f"did not restart the Emperor (pid {master}): {why}; every app still runs {old}.")
+        say(RESTART_HINT)
+        append_to_emperor_log(logdir, new, f"upgraded from {old}, but no restart ({why}): "
+                                           f"every app still runs {old}")
+        return 0
+    msg = (f"upgraded from {old}: the Emperor and every app restarted onto the new uwsgi, "
+           "their sockets held (no request refused)")
     say(msg + ".")
     append_to_emperor_log(logdir, new, msg)
     return 0

@@ -5,7 +5,8 @@ what an app cannot forge:
 - the Emperor is the process named by the pid file in root's own run directory
   (/run/uwsgi-emperor: owned by root, writable by nobody else), read without following a
   link, and only if that process is run by root (every uid 0) and runs the packaged binary;
-  under systemd the unit's MainPID, with the same check. Never a pid file in /run/uwsgi.
+  under systemd the child of the unit's MainPID (the socket keeper, keeper.py), with the
+  same check. Never a pid file in /run/uwsgi.
 - the vassals are what the Emperor says on its stats socket (in the same root-only directory,
   and the server at the other end must be root: SO_PEERCRED), and their processes are the
   Emperor's children and their children, found from the kernel's /proc/PID/stat.
@@ -101,12 +102,44 @@ def systemd_main_pid(unit=UNIT, run=subprocess.run):
     return int(out) if out.isdigit() and int(out) > 0 else None
 
 
+def children(pid, proc=PROC):
+    """PID's children (from /proc/PID/task/*/children, the kernel's own list)."""
+    found = []
+    try:
+        tasks = os.listdir(f"{proc}/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"{proc}/{pid}/task/{task}/children", encoding="ascii") as handle:
+                found.extend(int(child) for child in handle.read().split())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def master(environ=os.environ, proc=PROC, systemd=systemd_main_pid):
-    """The pid of the Emperor's master process, or None when no Emperor runs."""
-    for pid in (systemd(), read_pidfile(paths.emperor_pidfile(environ))):
+    """The pid of the Emperor's master process, or None when no Emperor runs: the unit's
+    main process (the keeper) or its child, else the pid file's process."""
+    main = systemd()
+    candidates = [] if main is None else [main, *children(main, proc)]
+    candidates.append(read_pidfile(paths.emperor_pidfile(environ)))
+    for pid in candidates:
         if pid is not None and is_emperor(pid, paths.uwsgi_bin(environ), proc):
             return pid
     return None
+
+
+def keeper(master_pid, proc=PROC):
+    """The socket keeper above the Emperor's master MASTER_PID (its parent, a root process
+    other than pid 1), or None: it, not the vassal, is the listener of a held socket."""
+    if master_pid is None:
+        return None
+    try:
+        pid = parent(master_pid, proc)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if pid > 1 and is_root_process(pid, proc) else None
 
 
 def _peer_uid(sock):

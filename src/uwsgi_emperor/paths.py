@@ -15,6 +15,10 @@ LOGROTATE_TRIGGER = "/var/lib/uwsgi-emperor/logrotate.trigger"
 EMPEROR_RUNDIR = "/run/uwsgi-emperor"
 STATS_SOCKET = "emperor-stats.sock"
 EMPEROR_PIDFILE = "emperor.pid"
+KEEPER_SOCKET = "keeper.sock"  # the socket keeper's, where vassals ask for their sockets
+EMPEROR_INI = "/etc/uwsgi/emperor.ini"
+# The Emperor's emperor-wrapper: how each vassal gets its held sockets (vassalstart.py).
+VASSAL_WRAPPER = "/usr/lib/uwsgi-emperor/vassal-start"
 VENV = "/opt/venvs/uwsgi-emperor"
 UWSGI_BIN = VENV + "/bin/uwsgi"
 DEBIAN_UWSGI_BIN = "/usr/bin/uwsgi"  # Debian's uwsgi-core, for python3-uwsgi-ensite
@@ -60,6 +64,19 @@ def stats_socket(environ=os.environ):
 
 def emperor_pidfile(environ=os.environ):
     return os.path.join(emperor_rundir(environ), EMPEROR_PIDFILE)
+
+
+def keeper_socket(environ=os.environ):
+    """The socket keeper's own socket (root's alone): vassals ask it for their sockets."""
+    return os.path.join(emperor_rundir(environ), KEEPER_SOCKET)
+
+
+def emperor_ini(environ=os.environ):
+    return environ.get("UWSGI_EMPEROR_INI") or EMPEROR_INI
+
+
+def vassal_wrapper(environ=os.environ):
+    return environ.get("UWSGI_EMPEROR_WRAPPER") or VASSAL_WRAPPER
 
 
 def logdir(environ=os.environ):
