@@ -130,18 +130,6 @@ def master(environ=os.environ, proc=PROC, systemd=systemd_main_pid):
     return None
 
 
-def keeper(master_pid, proc=PROC):
-    """The socket keeper above the Emperor's master MASTER_PID (its parent, a root process
-    other than pid 1), or None: it, not the vassal, is the listener of a held socket."""
-    if master_pid is None:
-        return None
-    try:
-        pid = parent(master_pid, proc)
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid if pid > 1 and is_root_process(pid, proc) else None
-
-
 def _peer_uid(sock):
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     return struct.unpack("3i", creds)  # pid, uid, gid

@@ -7,10 +7,12 @@ matches the inherited socket to its `socket` option by name (core/socket.c). Whi
 restarts, clients wait in the kernel's queue of the held socket instead of being refused.
 
 An address is held only where that name match is exact and binding is safe:
-- a unix path directly in the vassals' directory (RUNDIR, /run/uwsgi), bound with the
-  effective uid and gid the socket would be chowned to (chown-socket, www-data:www-data by
-  default) and the umask of its chmod-socket (660): the file is created by that user, as that
-  user, so root never creates, chowns or removes by path where an app can write;
+- a unix path directly in the vassals' directory (RUNDIR, /run/uwsgi), bound by root with
+  the group of its chown-socket (www-data by default) as effective gid and the umask of its
+  chmod-socket (660): root:www-data 0660, nginx (group www-data) connects, and no app can
+  rename over or remove the name (the directory is sticky), so a held socket cannot be
+  stolen by its path. bind() never follows a link and fails on any existing name; nothing
+  is chowned or chmodded by path afterwards;
 - a TCP socket written as uWSGI names it, `A.B.C.D:PORT` or `:PORT`.
 Anything else (another directory, %-variables, hostnames, IPv6, abstract names, http-socket)
 is left to the vassal, which binds it itself as before.
@@ -172,8 +174,8 @@ def address_of(sock):
 
 
 class _As:
-    """Effective uid/gid and umask of another user for the duration of a block (the keeper
-    is one thread: nothing else runs with them)."""
+    """Effective uid/gid and umask for the duration of a block (the keeper is one thread:
+    nothing else runs with them)."""
 
     def __init__(self, uid, gid, umask):
         self.ids, self.umask = (uid, gid), umask
@@ -191,8 +193,8 @@ class _As:
 
 def bind(want, rundir):
     """A new listening socket for WANT; OSError (or KeyError for an unknown owner) if it
-    cannot be bound. A unix path is bound as its owner: a stale socket file there (no server
-    behind it) is first removed as that user, anything else at the path is left alone."""
+    cannot be bound. A unix path is bound root:GROUP: a stale socket file there (no server
+    behind it) is first removed, anything else at the path is left alone."""
     tcp = tcp_address(want.address)
     if tcp is not None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -206,10 +208,10 @@ def bind(want, rundir):
         return sock
     if os.path.dirname(want.address) != rundir.rstrip("/"):
         raise NotHeld(f"{want.address} is not in {rundir}")
-    uid, gid = owner_ids(want.owner)
+    _uid, gid = owner_ids(want.owner)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        with _As(uid, gid, 0o777 & ~want.mode):
+        with _As(0, gid, 0o777 & ~want.mode):
             _remove_stale(want.address)
             sock.bind(want.address)
         sock.listen(want.backlog)
@@ -230,7 +232,7 @@ def _remove_stale(path):
     try:
         probe.connect(path)
     except ConnectionRefusedError:
-        os.unlink(path)  # nobody listens: a leftover, removed with the caller's rights
+        os.unlink(path)  # nobody listens: a leftover (unlink follows no link)
         return
     except OSError:
         return

@@ -34,7 +34,7 @@ import subprocess
 import sys
 import time
 
-from . import emperor, heldsockets, paths
+from . import afterupgrade, emperor, heldsockets, paths
 
 INHERITED = "UWSGI_EMPEROR_HELD_FDS"  # the held fds across the keeper's own re-exec
 TICK = 1.0            # how often released apps are looked for (the Emperor scans every 1 s)
@@ -44,7 +44,13 @@ PROCESS_NAME = b"uwsgi-keeper"   # /proc/PID/comm, what the init script matches
 
 
 def log(text):
-    print(f"uwsgi-keeper: {text}", file=sys.stderr, flush=True)
+    """Under systemd, to the journal (stderr); without it, a line appended to emperor.log
+    (opened, checked and closed each time: logrotate's reopen never finds the keeper
+    writing to a moved file)."""
+    if os.environ.get("JOURNAL_STREAM"):
+        print(f"uwsgi-keeper: {text}", file=sys.stderr, flush=True)
+    else:
+        afterupgrade.append_to_emperor_log(paths.logdir(), "keeper", f"uwsgi-keeper: {text}")
 
 
 # systemd's own notification socket, in its root-only directory. Sockets are stored only
@@ -291,6 +297,8 @@ class Keeper:
         keep = self.stopping is None or restart_pending()
         if self.stopping is None:
             log(f"the Emperor exited ({status})")
+        if keep:
+            self.release_unwanted()  # an app disabled in the last second loses its name too
         for address in list(self.held):
             if keep:
                 self.held.pop(address).close()  # systemd keeps them in the fd store

@@ -3,8 +3,8 @@
 "Up" is decided from the vassal itself, never from whatever listens on a path an app's user
 can bind: the Emperor (its stats socket in root's directory, emperor.py) reports the app's
 vassal accepting requests, the app's unix socket is served by that vassal (SO_PEERCRED: the
-listener's pid is the vassal's master or one of its children, or the socket keeper above the
-Emperor, which holds the socket the vassal serves on: keeper.py), and both hold, with the same
+listener's pid is the vassal's master or one of its children, or its uid root: the socket
+keeper, which holds the socket the vassal serves on, keeper.py), and both hold, with the same
 vassal pid, for STEADY seconds. A vassal that crash-loops binds, and may even accept, for a
 moment on each start: it never holds that long.
 """
@@ -92,7 +92,10 @@ def _served_by(address, vassal, proc):
     if listener is None:
         return "accepts no connection"
     pid, uid, _ = listener
-    if pid == emperor.keeper(emperor.master(proc=proc), proc):
+    if uid == 0:
+        # Root called listen(): the socket keeper holds it (the one before a systemd restart
+        # may be gone), or the vassal's master before it dropped to the app's user. No app
+        # can make such a socket.
         return None
     if pid not in emperor.descendants(vassal.pid, emperor.process_tree(proc)):
         return f"is served by pid {pid} (uid {uid}), not by the app's vassal (pid {vassal.pid})"

@@ -91,7 +91,8 @@ def test_killed_emperor_reported_and_started_again(machine, apps, record):
     # to the new Emperor.
     assert machine.out("ls /run/uwsgi").split() == [
         "app1.fifo", "app1.sock", "app1.stats", "app2.fifo", "app2.sock", "app2.stats"]
-    assert machine.out("ls /run/uwsgi-emperor").split() == ["emperor-stats.sock", "emperor.pid"]
+    assert machine.out("ls /run/uwsgi-emperor").split() == [
+        "emperor-stats.sock", "emperor.pid", "keeper.pid", "keeper.sock"]
     new_master = machine.out("cat /run/uwsgi-emperor/emperor.pid")
     emperor = machine.out(f"ps -o pid= --ppid {new_master}").split()
     assert len(emperor) == 1
@@ -115,4 +116,5 @@ def test_run_dir_recreated_after_reboot(machine, apps):
         stack.wait_for(lambda: stack.serves(machine, app), stack.SPEC_SECONDS)
     assert machine.out("ls /run/uwsgi").split() == [
         "app1.fifo", "app1.sock", "app1.stats", "app2.fifo", "app2.sock", "app2.stats"]
-    assert machine.out("ls /run/uwsgi-emperor").split() == ["emperor-stats.sock", "emperor.pid"]
+    assert machine.out("ls /run/uwsgi-emperor").split() == [
+        "emperor-stats.sock", "emperor.pid", "keeper.pid", "keeper.sock"]

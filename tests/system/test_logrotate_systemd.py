@@ -80,8 +80,9 @@ def test_logrotate_service_reopens_every_log(machine):
     assert after[0] == master and set(after[1:]).isdisjoint(workers)
     assert {pid: log_fds(machine, pid) for pid in after} == {
         pid: [f"{LOGS}/app1.log"] for pid in after}
-    # The Emperor's master (the log master) writes to the new emperor.log.
-    emperor = machine.out("systemctl show -p MainPID --value uwsgi-emperor")
+    # The Emperor's master (the log master, the socket keeper's child) writes to the new
+    # emperor.log.
+    emperor = machine.out("cat /run/uwsgi-emperor/emperor.pid")
     assert log_fds(machine, emperor) == [f"{LOGS}/emperor.log"]
     assert f"{LOGS}/emperor.log reopened." in machine.out(f"cat {LOGS}/emperor.log")
 

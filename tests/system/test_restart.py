@@ -226,13 +226,18 @@ def listeners(m, pids):
 
 def test_ten_restarts_under_load_refuse_no_request(machine, init, record):
     """16 connections keep app1 (unix) and app2 (TCP) busy through nginx across 10 restarts
-    in a row: every request answered; each restart a new Emperor, on the binary on disk."""
+    in a row: every request answered; each restart a new Emperor, on the binary on disk; the
+    last one applies a changed EMPEROR_OPTS."""
     before = emperor_master(machine)
     running = loads(machine, ("app1", "app2"))
     try:
         masters = []
-        for _ in range(RESTARTS):
+        for number in range(RESTARTS):
             wait_settled(machine, ("app1", "app2"))
+            if number == RESTARTS - 1:
+                # The last restart also applies a changed EMPEROR_OPTS.
+                machine.run("sed -i 's/^EMPEROR_OPTS=.*/EMPEROR_OPTS=\"--emperor-throttle 900\"/' "
+                            "/etc/default/uwsgi-emperor")
             restart = machine.run(restart_command(init), check=False)
             assert restart.returncode == 0, restart.stdout + restart.stderr + machine.out(
                 "grep -v '^\\[pid: ' /var/log/uwsgi/emperor.log | tail -n 40", check=False)
@@ -246,6 +251,8 @@ def test_ten_restarts_under_load_refuse_no_request(machine, init, record):
            max(r["max_latency_seconds"] for r in results.values()))
     assert_none_failed(results)
     assert len(set(masters + [before])) == RESTARTS + 1
+    emperor_args = processes(machine)[masters[-1]][2]
+    assert emperor_args.endswith(" --emperor-throttle 900"), emperor_args
     assert serves(machine, "app1") and serves(machine, "app2")
 
 

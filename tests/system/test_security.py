@@ -87,8 +87,9 @@ def test_layout(machine):
     assert machine.out("ls -A /run/uwsgi").split() == [
         "app1.fifo", "app1.sock", "app1.stats", "app2.fifo", "app2.sock", "app2.stats"]
     assert machine.out("stat -c '%U:%G %a' /run/uwsgi/app1.fifo /run/uwsgi/app1.sock"
-                       ).splitlines() == ["www-data:www-data 600", "www-data:www-data 660"]
-    assert machine.out("ls -A /run/uwsgi-emperor").split() == ["emperor-stats.sock", "emperor.pid"]
+                       ).splitlines() == ["www-data:www-data 600", "root:www-data 660"]
+    assert machine.out("ls -A /run/uwsgi-emperor").split() == [
+        "emperor-stats.sock", "emperor.pid", "keeper.pid", "keeper.sock"]
 
 
 def test_log_symlink_swap_and_respawn_appends_nothing_to_root_files(machine):
@@ -274,7 +275,7 @@ def test_socket_chown_race(machine, record):
     machine.run("rm -f /run/uwsgi/app1.sock.race")
     as_www_data(machine, f"kill -9 {some_master(machine, 'app1')}")
     stack.wait_for(lambda: accepting(machine, "app1"), 60)
-    assert machine.out("stat -c '%U:%G %a %F' /run/uwsgi/app1.sock") == "www-data:www-data 660 socket"
+    assert machine.out("stat -c '%U:%G %a %F' /run/uwsgi/app1.sock") == "root:www-data 660 socket"
     assert secret_state(machine, "race") == UNTOUCHED
     # The socket, once bound by the master running as root, is root's until the chown:
     # sticky /run/uwsgi stops www-data renaming over it. Shown on a file root creates there.

@@ -39,7 +39,7 @@ def test_vassal_runs_as_www_data(machine):
 
 
 def test_socket_not_world_accessible(machine):
-    assert machine.out("stat -c '%U:%G %a %F' /run/uwsgi/app1.sock") == "www-data:www-data 660 socket"
+    assert machine.out("stat -c '%U:%G %a %F' /run/uwsgi/app1.sock") == "root:www-data 660 socket"
     connect = ("setpriv --reuid={0} --regid={1} --clear-groups /usr/bin/python3 -c "
                "\"import socket; socket.socket(socket.AF_UNIX).connect('/run/uwsgi/app1.sock')\"")
     # www-data (nginx's workers) can connect; anyone else (here: nobody) cannot.
@@ -83,7 +83,8 @@ def test_two_apps_each_on_its_own_socket_and_log(machine):
     # The article's tree.
     assert machine.out("ls /run/uwsgi").split() == [
         "app1.fifo", "app1.sock", "app1.stats", "app2.fifo", "app2.sock", "app2.stats"]
-    assert machine.out("ls /run/uwsgi-emperor").split() == ["emperor-stats.sock", "emperor.pid"]
+    assert machine.out("ls /run/uwsgi-emperor").split() == [
+        "emperor-stats.sock", "emperor.pid", "keeper.pid", "keeper.sock"]
     assert machine.out("ls /var/log/uwsgi").split() == ["app1.log", "app2.log", "emperor.log"]
     assert machine.out("ls /etc/uwsgi/apps-enabled").split() == ["app1.ini", "app2.ini"]
     assert machine.out("readlink /etc/uwsgi/apps-enabled/app2.ini") == "../apps-available/app2.ini"

@@ -65,11 +65,15 @@ def test_postinst_enables_and_starts_the_unit(machine):
     assert machine.out("systemctl is-enabled uwsgi-emperor") == "enabled"
     assert machine.out("systemctl is-active uwsgi-emperor") == "active"
     main = machine.out("systemctl show -p MainPID --value uwsgi-emperor")
-    assert machine.out(f"readlink /proc/{main}/exe") == "/opt/venvs/uwsgi-emperor/bin/uwsgi"
-    # Type=notify: uWSGI itself said it is ready. NotifyAccess=main: only the master's
-    # messages count, so the Emperor's own status lines never replace this one.
+    # The main process is the socket keeper; the Emperor's master is its child.
+    assert machine.out(f"cat /proc/{main}/comm") == "uwsgi-keeper"
+    master = machine.out("cat /run/uwsgi-emperor/emperor.pid")
+    assert machine.out(f"ps -o ppid= -p {master}").strip() == main
+    assert machine.out(f"readlink /proc/{master}/exe") == "/opt/venvs/uwsgi-emperor/bin/uwsgi"
+    # Type=notify: the keeper says it is ready once the Emperor answers on its stats
+    # socket. NotifyAccess=main: only its messages count.
     assert machine.out("systemctl show -p Type --value uwsgi-emperor") == "notify"
-    assert machine.out("systemctl show -p StatusText --value uwsgi-emperor") == "uWSGI is ready"
+    assert machine.out("systemctl show -p StatusText --value uwsgi-emperor") == f"Emperor pid {master}"
     assert machine.out("stat -c '%U:%G %a' /run/uwsgi") == "root:www-data 1775"
 
 
@@ -84,7 +88,8 @@ def test_app_served_as_www_data(machine):
                 " > /etc/uwsgi/apps-available/app1.ini")
     out = machine.out("uwsgi-ensite --wait app1")
     assert "App app1 is up" in out
-    assert machine.out("stat -c '%U:%G %a' /run/uwsgi/app1.sock") == "www-data:www-data 660"
+    # Held by the socket keeper: root:www-data, so no app can rename over its name.
+    assert machine.out("stat -c '%U:%G %a' /run/uwsgi/app1.sock") == "root:www-data 660"
     [(master, workers)] = settled_vassal(machine, "app1").items()
     users = {machine.out(f"ps -o user= -p {pid}") for pid in [master, *workers]}
     assert users == {"www-data"}

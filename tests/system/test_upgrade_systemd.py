@@ -1,13 +1,17 @@
 """Issue 13 under the suite's real systemd (252, 257; systemd-nspawn -b): an upgrade drops
-no request.
+no request, and leaves no process on the previous binary.
 
 The booted root runs the lower revision (the real .deb repacked as VERSION~prev) as
 uwsgi-emperor.service and nginx.service in front of app1, a stdlib WSGI app that answers
-"app1 N" for /seq/N. While 16 connections keep it busy: `apt-get install` of the real .deb
-(0 failed, every vassal on the binary on disk, the Emperor unchanged and saying so),
-`systemctl reload` (0 failed), then `systemctl restart` (its cost recorded; afterwards
-nothing runs a deleted binary), a downgrade (0 failed), and `apt-get remove` stops the
-unit and every process.
+"app1 N" for /seq/N. The unit's main process is the socket keeper (uwsgi_emperor/keeper.py,
+python), which holds app1's listening socket (also in the unit's fd store) and runs the
+Emperor as its child: the Emperor's master is the uwsgi process whose parent is MainPID.
+While 16 connections keep app1 busy: `apt-get install` of the real .deb, whose postinst
+restarts the unit (0 failed; a new keeper, a new Emperor and a new vassal master, every
+uwsgi process on the binary on disk, and said), `systemctl reload` (0 failed, the same
+Emperor and vassal master, new workers), `systemctl restart` (0 failed, figures recorded;
+everything new), a downgrade (0 failed, restarted the same way), and `apt-get remove` stops
+the unit and every process.
 """
 
 import pathlib
@@ -17,8 +21,9 @@ import pytest
 
 from project import suite as suite_info
 from testbed import debtools, nspawn, roots, stack
-from upgradelib import (DAEMON, EMPEROR_LOG, assert_no_failure, lower_version, on_deleted_binary,
-                        processes, split, under_load, vassal, version, wait_settled)
+from upgradelib import (EMPEROR_LOG, assert_no_failure, assert_restarted, emperor_parent,
+                        keepers, lower_version, on_deleted_binary, processes, split,
+                        under_load, vassal, version, wait_settled)
 
 pytestmark = pytest.mark.system
 
@@ -85,10 +90,25 @@ def serves(m):
     return m.out("curl -sS --max-time 10 -H 'Host: app1.test' http://127.0.0.1/") == "Hello from app1"
 
 
+def restarted_notice(old_version):
+    return (f"upgraded from {old_version}: the Emperor and every app restarted onto the new"
+            " uwsgi, their sockets held (no request refused)")
+
+
+def assert_keeper_is_main(m, procs):
+    """MainPID is the keeper (python, named uwsgi-keeper), the only one, and the Emperor's
+    master is its child; returns it."""
+    main = main_pid(m)
+    assert keepers(m) == [main] and main not in procs
+    assert emperor_parent(procs) == main
+    return main
+
+
 def test_upgrade_under_load_drops_no_request(machine, record):
     assert version(machine) == machine.old_version
     before = wait_settled(machine, APPS)
-    emperor = main_pid(machine)
+    keeper = assert_keeper_is_main(machine, before)
+    assert len(split(before)[0]) == 2 and not on_deleted_binary(before)
     upgrade, result = under_load(machine, APPS, f"apt-get install -y --no-install-recommends {machine.new_deb}")
     record("upgrade under systemd, 16 connections (ok/failed)", f"{result['ok']}/{result['failed']}")
     output = upgrade.stdout + upgrade.stderr
@@ -98,73 +118,79 @@ def test_upgrade_under_load_drops_no_request(machine, record):
     assert "dpkg: warning" not in output
     assert_no_failure(result)
 
+    # Restarted: a new keeper (MainPID), under it a new Emperor with a new vassal master,
+    # nothing on the old, deleted binary; said to the installer and in emperor.log.
     after = processes(machine)
-    emperor_procs, vassals = split(after)
-    master, workers = vassal(after, "app1")
-    old_master, old_workers = vassal(before, "app1")
-    assert master == old_master and not workers & old_workers
-    assert {v[1] for v in vassals.values()} == {DAEMON}
-    # Not restarted: same main PID, active, its processes on the deleted binary, and said.
-    assert main_pid(machine) == emperor
+    new_keeper = assert_keeper_is_main(machine, after)
+    assert new_keeper != keeper
+    assert_restarted(before, after, APPS, new_keeper)
     assert machine.out("systemctl is-active uwsgi-emperor") == "active"
-    assert on_deleted_binary(after) == sorted(emperor_procs) and emperor in emperor_procs
-    notice = (f"upgraded from {machine.old_version}: every app is reloaded gracefully onto the new uwsgi;"
-              f" the Emperor itself (pid {emperor}) keeps running the previous binary until its"
-              " next restart")
-    assert f"uwsgi-emperor: {notice}" in output
-    log = machine.out(f"cat {EMPEROR_LOG}")
-    assert f"[uwsgi-emperor {new_version}] {notice}" in log
-    assert "[emperor] reload the uwsgi instance app1.ini" in log
+    notice = restarted_notice(machine.old_version)
+    assert f"uwsgi-emperor: {notice}." in output
+    assert "keeps running the previous binary" not in output
+    assert f"[uwsgi-emperor {new_version}] {notice}" in machine.out(f"cat {EMPEROR_LOG}")
     assert serves(machine)
 
 
 def test_systemctl_reload_under_load_drops_no_request(machine, record):
-    emperor = main_pid(machine)
-    before = processes(machine)
+    before = wait_settled(machine, APPS)
+    keeper = assert_keeper_is_main(machine, before)
     reload, result = under_load(machine, APPS, "systemctl reload uwsgi-emperor")
     assert reload.returncode == 0, reload.stdout + reload.stderr
     record("systemctl reload, 16 connections (ok/failed)", f"{result['ok']}/{result['failed']}")
     assert_no_failure(result)
     after = processes(machine)
-    assert main_pid(machine) == emperor
+    # The same keeper and Emperor; the vassal's master re-executed itself, new workers.
+    assert assert_keeper_is_main(machine, after) == keeper
+    assert sorted(split(after)[0]) == sorted(split(before)[0])
     assert vassal(after, "app1")[0] == vassal(before, "app1")[0]
     assert not vassal(after, "app1")[1] & vassal(before, "app1")[1]
+    assert on_deleted_binary(after) == []
 
 
-def test_systemctl_restart_moves_the_emperor_and_costs_requests(machine, record):
-    """The cost the README gives for a restart: measured and recorded, not asserted."""
-    emperor = main_pid(machine)
+def test_systemctl_restart_under_load_drops_no_request(machine, record):
+    """systemd hands the stored socket to the next keeper: every request answered (figures
+    recorded), and everything new."""
+    before = wait_settled(machine, APPS)
+    keeper = assert_keeper_is_main(machine, before)
     restart, result = under_load(machine, APPS, "systemctl restart uwsgi-emperor")
     assert restart.returncode == 0, restart.stdout + restart.stderr
     record("systemctl restart, 16 connections (ok/failed)", f"{result['ok']}/{result['failed']}")
-    record("systemctl restart: outage (s)", result["failure_window_seconds"])
-    assert main_pid(machine) not in (emperor, 0)
+    record("systemctl restart: slowest request (s)", result["max_latency_seconds"])
+    assert_no_failure(result)
     after = processes(machine)
-    assert on_deleted_binary(after) == []
-    assert len(split(after)[0]) == 2
+    new_keeper = assert_keeper_is_main(machine, after)
+    assert new_keeper not in (keeper, 0)
+    assert_restarted(before, after, APPS, new_keeper)
     assert serves(machine)
 
 
 def test_downgrade_under_load_drops_no_request(machine, record):
-    emperor = main_pid(machine)
+    before = wait_settled(machine, APPS)
+    keeper = assert_keeper_is_main(machine, before)
+    newer = version(machine)
     downgrade, result = under_load(machine, APPS, f"apt-get install -y --no-install-recommends --allow-downgrades {machine.old_deb}")
     record("downgrade under systemd, 16 connections (ok/failed)",
            f"{result['ok']}/{result['failed']}")
-    assert downgrade.returncode == 0, downgrade.stdout + downgrade.stderr
+    output = downgrade.stdout + downgrade.stderr
+    assert downgrade.returncode == 0, output
     assert version(machine) == machine.old_version
     assert_no_failure(result)
     after = processes(machine)
-    emperor_procs, vassals = split(after)
-    assert main_pid(machine) == emperor
-    assert on_deleted_binary(after) == sorted(emperor_procs)
-    assert {v[1] for v in vassals.values()} == {DAEMON}
+    new_keeper = assert_keeper_is_main(machine, after)
+    assert new_keeper != keeper
+    assert_restarted(before, after, APPS, new_keeper)
+    assert f"uwsgi-emperor: {restarted_notice(newer)}." in output
+    assert f"[uwsgi-emperor {machine.old_version}] {restarted_notice(newer)}" in machine.out(
+        f"cat {EMPEROR_LOG}")
     assert serves(machine)
 
 
 def test_remove_stops_the_unit_and_every_process(machine):
-    """The Emperor runs a deleted binary (the downgrade above); systemd stops it all the same."""
+    """The keeper, the Emperor and every vassal stop with the unit."""
     remove = machine.run("DEBIAN_FRONTEND=noninteractive apt-get remove -y uwsgi-emperor </dev/null",
                          check=False)
     assert remove.returncode == 0, remove.stdout + remove.stderr
     assert machine.out("systemctl is-active uwsgi-emperor", check=False) == "inactive"
     assert processes(machine) == {}
+    assert keepers(machine) == []

@@ -1,6 +1,8 @@
 """What the upgrade tests look at in a root, under either init system: the packaged uwsgi
 processes and the binary each one runs (/proc/PID/exe: "PATH (deleted)" once dpkg replaced
-the file under a running process, which is what needrestart reports).
+the file under a running process, which is what needrestart reports), and the socket keeper
+(uwsgi_emperor/keeper.py: python, /proc/PID/comm "uwsgi-keeper"), the service's main process
+and the parent of the Emperor's master.
 
 MACHINE is anything with run()/out() (testbed.roots.Machine, testbed.nspawn.Container).
 """
@@ -14,6 +16,7 @@ from testbed import stack
 DAEMON = "/opt/venvs/uwsgi-emperor/bin/uwsgi"
 EMPEROR_INI = "/etc/uwsgi/emperor.ini"
 EMPEROR_LOG = "/var/log/uwsgi/emperor.log"
+KEEPER_NAME = "uwsgi-keeper"
 # The issue's load: 16 connections keep app1 busy through nginx, at least this many requests.
 CONNECTIONS = 16
 MIN_REQUESTS = 3000
@@ -54,6 +57,17 @@ def emperor_master(procs):
     emperor, _ = split(procs)
     [master] = [p for p, v in emperor.items() if v[0] not in emperor]
     return master
+
+
+def emperor_parent(procs):
+    """The parent of the Emperor's master in PROCS: the socket keeper."""
+    return procs[emperor_master(procs)][0]
+
+
+def keepers(machine):
+    """PIDs of the processes named KEEPER_NAME (/proc/PID/comm), sorted."""
+    out = machine.out(f"grep -lx {KEEPER_NAME} /proc/[0-9]*/comm 2>/dev/null", check=False)
+    return sorted(int(line.split("/")[2]) for line in out.split())
 
 
 def vassal(procs, name):
@@ -138,6 +152,24 @@ def under_load(machine, apps, action):
     finally:
         result = load.finish()
     return proc, result
+
+
+def assert_restarted(before, after, apps, keeper):
+    """AFTER (processes()) is a restart of BEFORE: a new Emperor (both of its processes)
+    whose master is KEEPER's child, a new master and new workers for every app in APPS,
+    and every uwsgi process on the binary on disk."""
+    emperor_before, _ = split(before)
+    emperor_after, _ = split(after)
+    assert len(emperor_after) == 2 and not set(emperor_after) & set(emperor_before), \
+        (emperor_before, emperor_after)
+    assert emperor_parent(after) == keeper
+    for app in apps:
+        master, workers = vassal(after, app)
+        old_master, old_workers = vassal(before, app)
+        assert master not in (None, old_master) and len(workers) == 2, (app, before, after)
+        assert not workers & old_workers, (app, before, after)
+    assert {v[1] for v in after.values()} == {DAEMON}
+    assert on_deleted_binary(after) == []
 
 
 def assert_no_failure(result):

@@ -3,11 +3,14 @@ sockets in a temporary directory and a stand-in for the Emperor's stats socket s
 process (run as root, as the Emperor is). The uwsgi binary is absent here, so the app's socket
 and log are the defaults (RUNDIR/NAME.sock, LOGDIR/NAME.log)."""
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import socketserver
 import threading
+import time
 
 import pytest
 
@@ -91,16 +94,44 @@ def test_up_when_the_vassal_accepts_and_serves_its_socket_for_the_steady_window(
                               f"on {run}/app1.sock).")
 
 
+@contextlib.contextmanager
+def listening_as_an_app(path, uid=65534):
+    """A socket at PATH whose listen() a process of UID made (what SO_PEERCRED reports):
+    an app's forgery. Run as root, the child drops to UID first; otherwise it is our uid."""
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))
+    ready_r, ready_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        if os.getuid() == 0:
+            os.setgid(uid)
+            os.setuid(uid)
+        sock.listen(128)
+        os.write(ready_w, b"x")
+        time.sleep(60)
+        os._exit(0)
+    try:
+        os.read(ready_r, 1)
+        yield child, uid if os.getuid() == 0 else os.getuid()
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        sock.close()
+        os.close(ready_r)
+        os.close(ready_w)
+
+
 def test_a_listener_that_is_not_the_vassal_is_not_up(dirs, tmp_path, stats):
-    """www-data bound the broken app's socket path: its pid is not the vassal's."""
+    """www-data bound the broken app's socket path: its pid is not the vassal's, nor root's
+    (the socket keeper's)."""
     run = dirs[0]
     stats["vassals"] = [{"id": "app1.ini", "pid": 1234567, "accepting": 1, "ready": 1}]
-    with listening(run / "app1.sock"):
+    with listening_as_an_app(run / "app1.sock") as (pid, uid):
         result = wait_up(dirs, tmp_path, timeout=1)
     assert result.reason is wait.Reason.NOT_UP
     assert result.message.startswith(
-        f"app app1 is not up after 1 s ({run}/app1.sock is served by pid {os.getpid()} "
-        f"(uid {os.getuid()}), not by the app's vassal (pid 1234567)); last lines of ")
+        f"app app1 is not up after 1 s ({run}/app1.sock is served by pid {pid} "
+        f"(uid {uid}), not by the app's vassal (pid 1234567)); last lines of ")
 
 
 def test_a_vassal_started_again_and_again_is_not_up(dirs, tmp_path, stats):
