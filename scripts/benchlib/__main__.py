@@ -1,6 +1,6 @@
 """Entry point of `make bench` (scripts/bench): run every figure group, write JSON, plots, report.
 
-BENCH_ONLY=throughput,ensite,zerg,scale,package,django,status runs a subset (while developing).
+BENCH_ONLY=throughput,ensite,zerg,scale,package,django,status,restart runs a subset (while developing).
 """
 
 import datetime
@@ -13,11 +13,12 @@ import time
 
 from testbed.suites import SUITES, deb_file, host_suite
 
-from . import compare, config, fig_django, fig_ensite, fig_package, fig_scale, fig_status, fig_throughput, fig_zerg
+from . import compare, config, fig_django, fig_ensite, fig_package, fig_restart, fig_scale, fig_status
+from . import fig_throughput, fig_zerg
 from . import machine, plots, report, systems
 from .log import say
 
-GROUPS = ("throughput", "ensite", "zerg", "scale", "package", "django", "status")
+GROUPS = ("throughput", "ensite", "zerg", "scale", "package", "django", "status", "restart")
 
 
 def bench_suite():
@@ -99,6 +100,7 @@ def main():
             "package": lambda: fig_package.run(sides, scale, deb, build_times),
             "django": lambda: fig_django.run(sides, scale),
             "status": lambda: fig_status.run(sides, scale),
+            "restart": lambda: fig_restart.run(sides, scale),
         }
         for group in GROUPS:
             if group in only:

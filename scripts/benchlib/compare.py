@@ -32,6 +32,11 @@ def headline(results):
         for form in ("status", "json", "check", "metrics"):
             if form in cell:
                 out[f"fig7 N={n} uwsgi-query {form} s"] = (cell[form]["median_s"], False)
+    for system in ("ours", "debian"):
+        r = results.get("restart", {}).get(system)
+        if r:
+            out[f"fig8 restart {system} failed"] = (r["failed"], False)
+            out[f"fig8 restart {system} slowest s"] = (r["slowest_s"], False)
     p = results.get("package", {})
     if p:
         out["fig5 .deb KiB"] = (p["sizes"]["ours"]["deb_kb"], False)

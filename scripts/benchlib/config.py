@@ -23,6 +23,8 @@ class Scale:
     build: bool                # figure 5: time `make deb` in a clone
     status_apps: tuple         # figure 7: enabled apps
     status_trials: int         # figure 7: timed runs of each uwsgi-query form (median of)
+    restart_before_s: float    # figure 8: load before the Emperor's restart
+    restart_after_s: float     # figure 8: load after the restart command returned
 
 
 SCALES = {
@@ -31,10 +33,12 @@ SCALES = {
     # median of 15 moves about 0.77x as far from run to run as that of 9.
     "full": Scale("full", rounds=15, slow_rounds=3, seconds=3, connections=(1, 16, 64), ensite_trials=20,
                   zerg_seconds=15, zerg_idle=30, vassals=(1, 10, 100), idle_seconds=60,
-                  ensite_q_trials=20, build=True, status_apps=(1, 10, 100), status_trials=20),
+                  ensite_q_trials=20, build=True, status_apps=(1, 10, 100), status_trials=20,
+                  restart_before_s=3, restart_after_s=5),
     "tiny": Scale("tiny", rounds=1, slow_rounds=1, seconds=1, connections=(1, 16), ensite_trials=2,
                   zerg_seconds=4, zerg_idle=3, vassals=(1, 2), idle_seconds=2,
-                  ensite_q_trials=2, build=False, status_apps=(1, 2), status_trials=2),
+                  ensite_q_trials=2, build=False, status_apps=(1, 2), status_trials=2,
+                  restart_before_s=1, restart_after_s=2),
 }
 
 

@@ -7,7 +7,7 @@ import statistics
 
 from testbed import suites
 
-from . import fig_status, fig_throughput, systems
+from . import fig_restart, fig_status, fig_throughput, systems
 from .config import REPO
 
 SYSTEMS = tuple(fig_throughput.SYSTEMS)
@@ -195,6 +195,15 @@ def vassal_line(results):
             f"(state: {v['state']}) before the figures.")
 
 
+def own_run(group, run):
+    """The sentence that names the run of its own (BENCH_ONLY=GROUP) a group merged into this
+    results.json comes from (RUN: its date, commit, version, load); "" for none."""
+    if not run:
+        return ""
+    return (f" Measured in a run of its own (`BENCH_ONLY={group}`): {run['date']}, commit "
+            f"{run['commit']}, {run['version']}, load average before it {run['loadavg_before']}.")
+
+
 def status_section(results):
     """Figure 7 (fig_status): the time of each uwsgi-query form for N enabled apps; a group
     measured in a run of its own (merged into this results.json) names that run."""
@@ -207,10 +216,7 @@ def status_section(results):
         cell = st[n]
         rows.append([n] + [f"{_f(cell[f]['median_s'], 3)} ({_f(cell[f]['min_s'], 3)}-{_f(cell[f]['max_s'], 3)})"
                            for f in forms])
-    where = ""
-    if run:
-        where = (f" Measured in a run of its own (`BENCH_ONLY=status`): {run['date']}, commit "
-                 f"{run['commit']}, {run['version']}, load average before it {run['loadavg_before']}.")
+    where = own_run("status", run)
     return (f"""## 7. `uwsgi-query --status` for N apps
 
 The time of each form, as root, for N enabled hello apps (`processes = 1`, each with the stats
@@ -220,6 +226,36 @@ the interpreter's start. `--list` reads only the confdir (no Emperor, no socket)
 This package only: Debian's uwsgi has no Emperor stats to show (n/a).{where}
 
 """ + _table(["N"] + [f"`{fig_status.FORMS[f]}` s" for f in forms], rows))
+
+
+def restart_section(results):
+    """Figure 8 (fig_restart): one restart of each Emperor under load, requests ok and failed
+    and the slowest request; a group merged from a run of its own names that run."""
+    r = dict(results["restart"])
+    run = r.pop("run", None)
+    rows = []
+    for system in fig_restart.RESTART:
+        c = r[system]
+        window = (f"{_f(c['first_failure_s'], 2)}-{_f(c['last_failure_s'], 2)}"
+                  if c["failed"] else "none")
+        rows.append([NAMES[system], c["ok"], c["failed"], _f(c["slowest_s"], 3), _f(c["restart_s"], 2),
+                     _f(c["restart_started_s"], 2), window])
+    return (f"""## 8. A restart of the Emperor under load
+
+The hello app through nginx, {r['connections']} keep-alive connections of the in-root client
+(figure 3's), {_f(r['before_s'])} s of load, then one restart of the Emperor, and the load goes on
+until {_f(r['after_s'])} s after the restart command returned; the Emperor's master is a new process
+afterwards. This package: `{fig_restart.RESTART['ours']}` (the bench runs it under its init
+script); its socket keeper holds every app's listening socket across the restart. Debian's
+uWSGI: what `systemctl restart uwsgi-emperor` does with its unit (the bench runs its emperor
+as that unit does): SIGQUIT to the emperor, which stops its vassals (their sockets go with
+them), then its ExecStart again. Not Debian's init script: its emperor writes its pidfile
+world-writable, so the script's stop refuses it and its `restart` restarts nothing (exit 0).
+A request fails when its answer is not 200 (nginx's 502) or none comes (30 s); the slowest
+request counts failed ones too. Times in seconds since the load's start.{own_run("restart", run)}
+
+""" + _table(["system", "requests ok", "requests failed", "slowest request s", "restart took s",
+              "restart at s", "failures from-to s"], rows))
 
 
 def losses(results):
@@ -239,6 +275,15 @@ def losses(results):
                           ("idle_cpu_emperor_s", "idle emperor CPU"), ("idle_cpu_all_s", "idle CPU of all uWSGI processes")):
             if d[key] < o[key] / 1.05 and o[key] - d[key] > 0.05:
                 found.append(f"figure 4, N={n}: {what}: ours {_f(o[key], 2)}, Debian's {_f(d[key], 2)}.")
+    r = results.get("restart")
+    if r:
+        o, d = r["ours"], r["debian"]
+        if o["failed"] > d["failed"]:
+            found.append(f"figure 8: {o['failed']} requests failed across our restart, "
+                         f"{d['failed']} across Debian's.")
+        if o["slowest_s"] > d["slowest_s"] * 1.05 and o["slowest_s"] - d["slowest_s"] > 0.05:
+            found.append(f"figure 8: the slowest request across the restart: ours "
+                         f"{_f(o['slowest_s'], 3)} s, Debian's {_f(d['slowest_s'], 3)} s.")
     p = results.get("package")
     if p:
         s = p["sizes"]
@@ -383,6 +428,8 @@ the emperor alone and by all uWSGI processes. gunicorn: n/a (no emperor).
         parts.append(django_section(results, png))
     if "status" in results:
         parts.append(status_section(results))
+    if "restart" in results:
+        parts.append(restart_section(results))
     for other in others:
         parts.append(suite_summary(other))
     lost = losses(results)

@@ -135,15 +135,19 @@ class Side:
         self.run(f"kill -INT $(cat /srv/bench/variants/{name}.pid) && "
                  f"for i in $(seq 100); do [ -S /run/uwsgi/{name}.sock ] || exit 0; sleep 0.1; done; exit 1")
 
+    # Debian's emperor (by its systemd unit's command line, or its init script's, which adds
+    # options): a pattern that does not match the shell that runs pgrep with it.
+    EMPEROR = "'[u]wsgi --ini /etc/uwsgi-emperor/emperor.ini'"
+
     def start_emperor(self, extra=""):
         """Debian's emperor as its systemd unit starts it (ExecStart), in the background."""
         self.run(f"setsid /usr/bin/uwsgi --ini /etc/uwsgi-emperor/emperor.ini {extra} "
                  ">>/var/log/uwsgi/emperor.log 2>&1 </dev/null & "
-                 "for i in $(seq 50); do pgrep -f emperor.ini >/dev/null && exit 0; sleep 0.1; done; exit 1")
+                 f"for i in $(seq 50); do pgrep -f {self.EMPEROR} >/dev/null && exit 0; sleep 0.1; done; exit 1")
 
     def stop_emperor(self):
-        self.run("kill -INT $(pgrep -o -f 'uwsgi --ini /etc/uwsgi-emperor/emperor.ini'); "
-                 "for i in $(seq 300); do pgrep -f emperor.ini >/dev/null || exit 0; sleep 0.1; done; exit 1",
+        self.run(f"kill -INT $(pgrep -o -f {self.EMPEROR}); "
+                 f"for i in $(seq 300); do pgrep -f {self.EMPEROR} >/dev/null || exit 0; sleep 0.1; done; exit 1",
                  timeout=60)
 
     def start_gunicorn(self, name, callable_):

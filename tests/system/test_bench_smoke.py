@@ -37,7 +37,7 @@ def test_bench_runs_end_to_end_at_tiny_size(suite, deb_path, tmp_path):
     assert results["suite"] == suite
     assert results["versions"]["debian"] == suite_info(suite).debian_uwsgi
     assert results["versions"]["python"].startswith(suite_info(suite).python.removeprefix("python") + ".")
-    for group in ("throughput", "ensite", "zerg", "scale", "package", "status", "django"):
+    for group in ("throughput", "ensite", "zerg", "scale", "package", "status", "django", "restart"):
         assert numbers_in(results.get(group)), f"no figures in group {group}"
     for conns, cell in results["django"]["cells"].items():  # figure 6: both served the login page
         for system in ("ours", "debian"):
@@ -69,6 +69,17 @@ def test_bench_runs_end_to_end_at_tiny_size(suite, deb_path, tmp_path):
             dict.fromkeys(("listed", "enabled", "running", "with_worker_figures"), int(n))
         for form in ("list", "status", "json", "check", "metrics"):
             assert len(cell[form]["trials"]) == 2 and cell[form]["median_s"] > 0, (n, form)
+    restart = results["restart"]  # figure 8: one restart of each Emperor under load
+    assert (restart["connections"], restart["before_s"], restart["after_s"]) == (16, 1, 2)
+    for system in ("ours", "debian"):
+        r = restart[system]
+        assert r["restart_status"] == 0 and r["restart_s"] > 0, system
+        assert r["ok"] > 0 and r["ok"] + r["failed"] == r["requests"], system
+        assert r["slowest_s"] > 0 and r["load_s"] > r["restart_started_s"] + r["restart_s"], system
+    # the socket keeper: ours refuses no request across its restart (Debian's failures: recorded)
+    assert restart["ours"]["failed"] == 0, restart["ours"]
+    assert (restart["ours"]["first_failure_s"], restart["ours"]["last_failure_s"]) == (None, None)
+    assert "## 8. A restart of the Emperor under load" in (tmp_path / "BENCHMARKS.md").read_text()
     for png in ("throughput.png", "latency-p99.png", "zerg-timeline.png", "scale.png"):
         assert (tmp_path / png).stat().st_size > 0
     assert (tmp_path / "BENCHMARKS.md").read_text().startswith("# Benchmarks")

@@ -93,21 +93,22 @@ def test_dist_upgrade_moves_to_the_new_suites_build_and_keeps_the_app(host, upgr
     assert m.out("cat /etc/debian_version").split(".")[0] == suite_info(new).debian
     python = suite_info(new).python
     assert m.out("readlink -f /opt/venvs/uwsgi-emperor/bin/python3") == f"/usr/bin/{python}"
-    # The app is still enabled and served, its vassal reloaded onto the new build; the
-    # Emperor is not restarted on upgrade (README, Upgrades): it keeps the old build's
-    # binary, deleted, until the restart the README asks for after a dist-upgrade.
+    # The app is still enabled and served; the upgrade restarted the service (its socket
+    # held by the keeper), so the Emperor and the vassal both run the new build's binary.
     assert m.out("readlink /etc/uwsgi/apps-enabled/hello.ini") == "../apps-available/hello.ini"
     assert m.out("uwsgi-query hello") == "hello (enabled by site administrator)"
     response = uwsgi_request.get(m, "/run/uwsgi/hello.sock")
     assert response.startswith("HTTP/1.1 200 OK\r\n")
     assert uwsgi_request.body(response) == "hello across releases"
     emperor = m.out("cat /run/uwsgi-emperor/emperor.pid")
-    assert m.out(f"readlink /proc/{emperor}/exe") == "/opt/venvs/uwsgi-emperor/bin/uwsgi (deleted)"
+    assert m.out(f"readlink /proc/{emperor}/exe") == "/opt/venvs/uwsgi-emperor/bin/uwsgi"
     vassal = stack.vassal_master(m, "hello")
     assert m.out(f"readlink /proc/{vassal}/exe") == "/opt/venvs/uwsgi-emperor/bin/uwsgi"
+    keeper = m.out(f"ps -o ppid= -p {emperor}").strip()
+    assert m.out(f"cat /proc/{keeper}/comm") == "uwsgi-keeper"
+    assert m.out(f"readlink /proc/{keeper}/exe") == f"/usr/bin/{python}"
     m.run("/etc/init.d/uwsgi-emperor restart")
-    emperor = m.out("cat /run/uwsgi-emperor/emperor.pid")
-    assert m.out(f"readlink /proc/{emperor}/exe") == "/opt/venvs/uwsgi-emperor/bin/uwsgi"
+    assert m.out("cat /run/uwsgi-emperor/emperor.pid") != emperor
     assert uwsgi_request.body(uwsgi_request.get(m, "/run/uwsgi/hello.sock")) == "hello across releases"
     # It came from the mirror, over HTTP.
     assert (f"/good/pool/main/u/uwsgi-emperor/uwsgi-emperor_{package_version(new)}_amd64.deb"

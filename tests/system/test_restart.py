@@ -303,6 +303,9 @@ def test_app_enabled_while_running_keeps_its_socket_across_a_restart(machine, in
 def test_dissite_releases_the_socket(machine, init):
     """The name is gone, nginx answers 502 as for any app that is not there, and neither the
     keeper nor any process keeps the socket, across the next restart too."""
+    add_app(machine, "app3")
+    reload_nginx(machine, init)
+    machine.run("uwsgi-query -q app3 || uwsgi-ensite -q --wait app3")
     machine.run("uwsgi-dissite -q app3")
     stack.wait_for(lambda: machine.run("test -e /run/uwsgi/app3.sock", check=False).returncode
                    != 0, 10)
@@ -409,6 +412,33 @@ def test_www_data_cannot_reach_the_keeper(machine, init):
         assert machine.out("systemctl show -p NFileDescriptorStore --value uwsgi-emperor") == stored
     finally:
         machine.run("rm -f /run/uwsgi/forged.sock")
+
+
+MANY = [f"many{n:02d}" for n in range(1, 21)]
+
+
+def test_twenty_apps_restart_under_load(machine, init):
+    """20 more apps (one worker each) enabled: the restart under load still refuses nothing,
+    the keeper holds all 22 sockets, and every app answers through nginx afterwards."""
+    for app in MANY:
+        add_app(machine, app, processes=1)
+    reload_nginx(machine, init)
+    machine.run("uwsgi-ensite -q --wait " + " ".join(MANY), timeout=300)
+    wait_serving(machine, MANY, timeout=60)
+    running = loads(machine, ("app1", "app2"))
+    try:
+        restart = machine.run(restart_command(init), check=False)
+        assert restart.returncode == 0, restart.stdout + restart.stderr
+        wait_serving(machine, MANY, timeout=60)
+    finally:
+        results = finish(running)
+    assert_none_failed(results)
+    keeper = keeper_pid(machine)
+    assert listeners(machine, [keeper])[keeper] == sorted(
+        ["/run/uwsgi/app1.sock", "tcp:8002"] + [f"/run/uwsgi/{app}.sock" for app in MANY])
+    machine.run("uwsgi-dissite -q " + " ".join(MANY))
+    stack.wait_for(lambda: listeners(machine, [keeper])[keeper] == [
+        "/run/uwsgi/app1.sock", "tcp:8002"], 30)
 
 
 def test_stop_releases_every_socket(machine, init):

@@ -8,7 +8,9 @@ Every subcommand prints one JSON object.
   load --host H --conns C --seconds S [--watch TEXT] [--drain S2]
                                  closed-loop HTTP load with a per-request record; with --watch,
                                  the number of instances whose command line has TEXT, sampled
-                                 every 0.2 s (and after the load until none is left, up to S2 s)
+                                 every 0.2 s (and after the load until none is left, up to S2 s);
+       [--cmd CMD --cmd-at T]    with --cmd, CMD run once T s into the load, which then goes on
+                                 for S s after CMD has ended (its start, end and exit status)
   procs [--seconds S]            uWSGI processes: RSS, PSS, and CPU used over S seconds
   wrk --host H --conns C --seconds S [--path P]
                                  one wrk run (1 thread) of GET P (default /) through nginx:
@@ -215,8 +217,9 @@ def instances(text):
 
 
 def load(args):
-    """Closed-loop load through the testbed's client (httpload.run); records, and with --watch
-    the instance count sampled every 0.2 s."""
+    """Closed-loop load through the testbed's client (httpload.run); records, with --watch
+    the instance count sampled every 0.2 s, and with --cmd when CMD ran (seconds since the
+    load's start, like the records) and its exit status."""
     stop_at = time.monotonic() + args.seconds
     samples = []
     stop_watch = threading.Event()
@@ -230,10 +233,32 @@ def load(args):
     watcher = threading.Thread(target=watch, daemon=True) if args.watch else None
     if watcher:
         watcher.start()
-    start, raw = httpload.run(args.host, args.conns, lambda sent: time.monotonic() < stop_at,
-                              timeout=30)
+    cmd = {}
+
+    def run_cmd():
+        time.sleep(args.cmd_at)
+        cmd["started"] = time.monotonic()
+        try:
+            cmd["status"] = subprocess.run(args.cmd, shell=True, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL).returncode
+        finally:  # the load stops S s after, whatever happened
+            cmd["ended"] = time.monotonic()
+
+    def keep_going(sent):
+        if not args.cmd:
+            return time.monotonic() < stop_at
+        return "ended" not in cmd or time.monotonic() < cmd["ended"] + args.seconds
+
+    runner = threading.Thread(target=run_cmd) if args.cmd else None
+    if runner:
+        runner.start()
+    start, raw = httpload.run(args.host, args.conns, keep_going, timeout=30)
     records = [(round(t0, 4), round(latency, 5), ok) for _, t0, latency, ok, _ in raw]
     load_end = time.monotonic() - start
+    if runner:
+        runner.join()
+        cmd = {"started": round(cmd["started"] - start, 4), "ended": round(cmd["ended"] - start, 4),
+               "status": cmd["status"]}
     drained = None
     if watcher:
         deadline = time.monotonic() + args.drain
@@ -245,7 +270,7 @@ def load(args):
         stop_watch.set()
         watcher.join()
     return {"seconds": load_end, "records": records, "samples": samples,
-            "drained_after": drained}
+            "drained_after": drained, **({"cmd": cmd} if args.cmd else {})}
 
 
 def main():
@@ -265,6 +290,8 @@ def main():
     p.add_argument("--seconds", type=float, required=True)
     p.add_argument("--watch")
     p.add_argument("--drain", type=float, default=0)
+    p.add_argument("--cmd")
+    p.add_argument("--cmd-at", type=float, default=0)
     p = sub.add_parser("procs")
     p.add_argument("--seconds", type=float, default=0)
     p = sub.add_parser("wrk")
