@@ -71,7 +71,13 @@ def test_killed_emperor_reported_and_started_again(machine, apps, record):
     master = machine.out("cat /run/uwsgi-emperor/emperor.pid")
     machine.run(f"kill -9 {master}")
     stack.wait_for(lambda: machine.run(f"kill -0 {master}", check=False).returncode == 1, 5)
-    status = machine.run(f"{INIT} status", check=False)
+
+    def status_not_running():
+        """init script status no longer 0 (the keeper has seen its child die)"""
+        result = machine.run(f"{INIT} status", check=False)
+        return result if result.returncode != 0 else None
+
+    status, _ = stack.wait_for(status_not_running, 10)
     assert status.returncode == 1  # LSB: program is dead and the pid file exists
     assert status.stdout == "uwsgi-emperor is not running ... failed!\n"
 
