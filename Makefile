@@ -12,8 +12,8 @@ $(error $(PYTHON) is missing and could not be installed: run `apt-get install py
 endif
 endif
 
-# The one reader of the version, the maintainer and the suites (scripts/projectinfo.py).
-INFO := $(PYTHON) scripts/projectinfo.py
+# The one reader of the version, the maintainer and the suites (testbed/projectinfo.py).
+INFO := $(PYTHON) -m testbed.projectinfo
 # The suite to build and test: the host's own unless SUITE=bookworm|trixie is given.
 SUITE ?= $(shell $(INFO) host-suite)
 SUITES := $(shell $(INFO) suites)
@@ -27,15 +27,14 @@ ifdef MAINTAINER
 export MAINTAINER
 endif
 # Everything that goes into the .deb: a change to any of them rebuilds it, nothing else does.
-# The build roots are the testbed's (scripts/buildroot.py imports it): its files count too.
+# BUILD_RECIPE is the build root's recipe as data (its packages; the suites and their
+# versions); the code that builds (testbed/) is not an input, as sbuild is not one of a
+# Debian package: make repro proves the bytes depend on the inputs alone.
 # Not debian/tests, debian/watch, debian/upstream: no build reads them.
-BUILD_SCRIPTS := scripts/build-deb scripts/build-helper-deb scripts/buildroot.py \
-                 scripts/projectinfo.py scripts/suites.tsv \
-                 testbed/__init__.py testbed/aptsources.py testbed/roots.py testbed/nsinit.py \
-                 testbed/shell.py testbed/suites.py
+BUILD_RECIPE := scripts/build-root-packages.txt scripts/suites.tsv
 DEB_INPUTS := $(shell find debian src etc -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
                 ! -path 'debian/tests/*' ! -path 'debian/upstream/*' ! -path debian/watch) \
-              setup.py requirements.txt README.md $(BUILD_SCRIPTS)
+              setup.py requirements.txt README.md $(BUILD_RECIPE)
 
 PYTEST := $(PYTHON) -m pytest -p no:cacheprovider
 
@@ -98,7 +97,7 @@ repo: debs
 # python3-uwsgi-ensite, the helpers alone (stdeb), for hosts on Debian's own uwsgi.
 helper-deb: $(HELPER_DEB)
 
-$(HELPER_DEB): setup.py stdeb.cfg MANIFEST.in debian/changelog debian/control $(BUILD_SCRIPTS) \
+$(HELPER_DEB): setup.py stdeb.cfg MANIFEST.in debian/changelog debian/control $(BUILD_RECIPE) \
 		$(shell find src packaging -type f ! -path '*/__pycache__/*' ! -name '*.pyc') debian/scripts/build-manpages
 	scripts/build-helper-deb $(SUITE)
 

@@ -1,12 +1,8 @@
-import pathlib
-import sys
-
 from setuptools import find_packages, setup
 
 # The version (debian/changelog's upstream part) and the maintainer (debian/control, or
 # $MAINTAINER) have one reader, shared with the Makefile and the build scripts.
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "scripts"))
-import projectinfo  # noqa: E402
+from testbed import projectinfo
 
 maintainer_name, maintainer_email = projectinfo.maintainer_parts()
 

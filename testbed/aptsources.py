@@ -1,6 +1,6 @@
 """The host's own Debian mirror, for any suite: the one reader of the host's apt sources.
 
-Every root of another suite (the build roots of scripts/buildroot.py, the test and bench
+Every root of another suite (the build roots of testbed/buildroot.py, the test and bench
 roots of roots.py) is made by mmdebstrap from the mirror the host already uses, so any host
 can make any suite's root and nothing is configured twice.
 """

@@ -5,7 +5,7 @@
   under .cache/roots/ and rebuilt when missing (its name carries a hash of the recipe, so a
   changed recipe builds a new one).
 - Root: one unpacked copy (or an overlay on a root directory, as the build roots of
-  scripts/buildroot.py use it). Root.machine(net=...) starts a long-lived set of namespaces
+  testbed/buildroot.py use it). Root.machine(net=...) starts a long-lived set of namespaces
   (pid, mount, and with net=True a network namespace with only `lo`) whose PID 1 is
   nsinit.py, chrooted into the root; Machine.run() runs a shell command in there.
   Everything mounted or started inside dies with PID 1, and Machine.stop() checks that.

@@ -1,7 +1,7 @@
 """The supported Debian suites and where each suite's build lands (one table for tests and bench).
 
 The suites, their Python and version suffix, the version and the host's suite come from
-scripts/projectinfo.py (the one reader the build uses too, over scripts/suites.tsv and
+testbed/projectinfo.py (the one reader the build uses too, over scripts/suites.tsv and
 debian/changelog); FACTS adds what only the tests and the bench need to know about each
 suite's archive. Nothing else hard-codes a suite.
 """
@@ -9,7 +9,7 @@ suite's archive. Nothing else hard-codes a suite.
 import dataclasses
 import functools
 
-from scripts import projectinfo
+from . import projectinfo
 
 REPO = projectinfo.TOP
 DIST = REPO / "dist"

@@ -2,7 +2,7 @@
 
 project.SUITES, project.deb_file(suite, name) and project.package_version(suite) are the
 shared interface of the tests. They are the testbed's (testbed/suites.py: the version and
-the suites from scripts/projectinfo.py, the one reader the build uses too, plus the facts
+the suites from testbed/projectinfo.py, the one reader the build uses too, plus the facts
 of each suite's archive), with the host's suite as the default.
 """
 

@@ -2,19 +2,15 @@
 unpacked_deb, once per suite of this run, are tests/conftest.py's).
 
 A package's binaries run where they were built for: suite_root is that suite's build root
-(scripts/buildroot.py, made by `make deb`) with the package unpacked under /pkg, so the
+(testbed/buildroot.py, made by `make deb`) with the package unpacked under /pkg, so the
 trixie uwsgi (libpython3.13) runs on a bookworm host too.
 """
 
 import subprocess
-import sys
 
 import pytest
 
-from project import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import buildroot  # noqa: E402
+from testbed import buildroot
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,7 @@ import pytest
 from project import ROOT, SUITES, projectinfo
 from testbed import aptsources, roots
 
-sys.path.insert(0, str(ROOT / "scripts"))
-import buildroot  # noqa: E402
+from testbed import buildroot
 
 
 def test_one_version_everywhere():
@@ -44,7 +43,7 @@ def test_suite_of_a_version_and_the_cli_publish_repo_uses(tmp_path):
         ["bookworm", "trixie", "trixie"]  # no suffix: the host's suite
 
     def cli(*args):
-        return subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/projectinfo.py"), *args],
+        return subprocess.run(["/usr/bin/python3", "-m", "testbed.projectinfo", *args], cwd=ROOT,
                               capture_output=True, text=True, check=True).stdout
 
     assert (cli("suites"), cli("debian", "bookworm"), cli("debian", "trixie")) == \
@@ -81,15 +80,15 @@ def test_maintainer_from_control_or_environment(monkeypatch):
 
 
 def test_bad_maintainer_is_one_clear_line():
-    proc = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/projectinfo.py"), "maintainer"],
+    proc = subprocess.run(["/usr/bin/python3", "-m", "testbed.projectinfo", "maintainer"], cwd=ROOT,
                           capture_output=True, text=True, env={"MAINTAINER": "nobody"})
     assert proc.returncode == 1
     assert proc.stderr == "projectinfo: maintainer 'nobody' is not 'Name <email@domain>'\n"
 
 
 def test_unknown_suite_is_one_clear_line():
-    proc = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts/projectinfo.py"),
-                           "package-version", "sid"], capture_output=True, text=True)
+    proc = subprocess.run(["/usr/bin/python3", "-m", "testbed.projectinfo", "package-version", "sid"],
+                          cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr == "projectinfo: unknown suite 'sid' (supported: bookworm trixie)\n"
 
@@ -185,14 +184,13 @@ def test_deb822_sources_read_with_python_debian(tmp_path):
 
 
 def test_python_debian_is_imported_only_to_read_sources():
-    # scripts/build-deb imports buildroot (and so testbed/aptsources.py) before it installs
+    # testbed/build_deb.py imports buildroot (and so testbed/aptsources.py) before it installs
     # the packages of scripts/apt-build-tools.txt (python3-debian is one): importing them
     # must not import python-debian.
     proc = subprocess.run(
-        ["/usr/bin/python3", "-c", "import sys; import buildroot; "
+        ["/usr/bin/python3", "-c", "import sys; from testbed import build_deb; "
          "print(sorted(m for m in sys.modules if m.split('.')[0] == 'debian'))"],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "scripts")),
-        capture_output=True, text=True, check=True)
+        cwd=ROOT, capture_output=True, text=True, check=True)
     assert proc.stdout == "[]\n"
 
 
@@ -209,6 +207,34 @@ def test_root_names_are_recipe_hashes():
         b"apt['curl']deb x").hexdigest()[:12]
     recipe = "\n".join(["4", "trixie", "Build-Depends: x", "lintian", "deb y trixie main"])
     assert roots.recipe_hash(recipe) == hashlib.sha256(recipe.encode()).hexdigest()[:12]
+
+
+def test_build_root_packages_are_data(tmp_path):
+    # The recipe's package list is scripts/build-root-packages.txt, read in order.
+    assert buildroot.extra_packages() == ("python3-stdeb", "dh-python", "python3-all",
+                                          "python3-setuptools", "python3-debian", "lintian",
+                                          "fakeroot")
+    listing = tmp_path / "packages.txt"
+    listing.write_text("# a comment\n\nlintian  # judges the packages\n  fakeroot\n")
+    assert buildroot.extra_packages(listing) == ("lintian", "fakeroot")
+
+
+def test_only_the_package_and_its_recipe_are_build_inputs():
+    """The Makefile rebuilds the .deb when one of its inputs changes: the package's own files
+    and the build root's recipe (data). The code that builds and tests (testbed/, tests/,
+    scripts/*) is not one, so editing a test does not rebuild the package."""
+    def inputs(name):
+        return subprocess.run(["make", "-s", "--no-print-directory", f"--eval=show: ; @echo $({name})",
+                               "show"], cwd=ROOT, check=True, capture_output=True,
+                              text=True).stdout.split()
+
+    deb_inputs = inputs("DEB_INPUTS")
+    assert inputs("BUILD_RECIPE") == ["scripts/build-root-packages.txt", "scripts/suites.tsv"]
+    outside = [f for f in deb_inputs if f.split("/")[0] not in ("debian", "src", "etc")]
+    assert sorted(outside) == ["README.md", "requirements.txt", "scripts/build-root-packages.txt",
+                               "scripts/suites.tsv", "setup.py"]
+    assert "debian/rules" in deb_inputs and "src/uwsgi_emperor/cli.py" in deb_inputs
+    assert not [f for f in deb_inputs if f.startswith(("debian/tests/", "debian/upstream/"))]
 
 
 def test_root_cache_key_follows_build_depends():

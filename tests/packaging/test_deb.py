@@ -12,7 +12,7 @@ from debian import deb822
 
 from project import ROOT, SUITES, package_version, suite_python
 
-import buildroot  # scripts/, on sys.path through project
+from testbed import buildroot
 
 VENV = "opt/venvs/uwsgi-emperor"
 # Where scripts/build-deb builds, inside the suite's root (fixed, like sbuild's /build).

@@ -29,7 +29,7 @@ def numbers_in(value):
 def test_bench_runs_end_to_end_at_tiny_size(suite, deb_path, tmp_path):
     env = dict(os.environ, BENCH_SCALE="tiny", BENCH_OUT=str(tmp_path), SUITE=suite,
                PATH="/usr/sbin:/usr/bin:/sbin:/bin")
-    env.pop("PYTHONPATH", None)  # scripts/bench finds benchlib and the testbed itself
+    env.pop("PYTHONPATH", None)  # scripts/bench runs testbed.bench from the top itself
     proc = subprocess.run([str(ROOT / "scripts/bench")], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]

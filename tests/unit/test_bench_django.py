@@ -1,14 +1,9 @@
-"""Figure 6 of the bench (scripts/benchlib/fig_django.py): the order of its runs, the check of
+"""Figure 6 of the bench (testbed/bench/fig_django.py): the order of its runs, the check of
 the login page before the load, and its report and plot from made-up rounds. The benchmark
 itself runs in tests/system/test_bench_smoke.py."""
 
-import sys
-
-from project import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from benchlib import fig_django, plots, report  # noqa: E402
-from benchlib.fig_throughput import summary  # noqa: E402
+from testbed.bench import fig_django, plots, report
+from testbed.bench.fig_throughput import summary
 
 LOGIN = ('<form action="/admin/login/" method="post" id="login-form">'
          '<input type="hidden" name="csrfmiddlewaretoken" value="x3Fz">')

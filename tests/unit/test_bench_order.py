@@ -1,13 +1,8 @@
-"""The order of figure 1's runs (scripts/benchlib/fig_throughput.orders): every system once a
+"""The order of figure 1's runs (testbed/bench/fig_throughput.orders): every system once a
 round, this package and Debian's uWSGI back to back with each first in turn, the rest rotated.
 The benchmark itself is tests/system/test_bench_smoke.py."""
 
-import sys
-
-from project import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from benchlib.fig_throughput import SYSTEMS, orders  # noqa: E402
+from testbed.bench.fig_throughput import SYSTEMS, orders
 
 NAMES = list(SYSTEMS)
 

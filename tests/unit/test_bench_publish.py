@@ -1,5 +1,5 @@
-"""Publishing the bench reports (scripts/benchlib/__main__.publish_all, also what
-`python3 -m benchlib.render` runs): every full run's report is rewritten from its results.json,
+"""Publishing the bench reports (testbed/bench/__main__.publish_all, also what
+`python3 -m testbed.bench.render` runs): every full run's report is rewritten from its results.json,
 and each links bench/findings.md (the findings are not copied into them).
 Run on a copy of the committed results."""
 
@@ -9,8 +9,7 @@ import sys
 
 from project import ROOT
 
-sys.path.insert(0, str(ROOT / "scripts"))
-from benchlib import __main__ as bench, config, render, report  # noqa: E402
+from testbed.bench import __main__ as bench, config, render, report
 
 
 def _copy_of_the_results(tmp_path, monkeypatch):
@@ -52,7 +51,7 @@ def test_every_suites_report_is_rewritten_and_links_the_findings(tmp_path, monke
 
 
 def test_rendering_a_full_runs_results_rewrites_every_report(tmp_path, monkeypatch, capsys):
-    """`python3 -m benchlib.render bench/trixie/results.json` once wrote only trixie's report,
+    """`python3 -m testbed.bench.render bench/trixie/results.json` once wrote only trixie's report,
     and BENCHMARKS.md kept what it said before."""
     bench_dir = _copy_of_the_results(tmp_path, monkeypatch)
     (tmp_path / "BENCHMARKS.md").write_text("stale\n")

@@ -1,13 +1,8 @@
-"""Figure 8 of the bench (scripts/benchlib/fig_restart.py, one restart of the Emperor under
+"""Figure 8 of the bench (testbed/bench/fig_restart.py, one restart of the Emperor under
 load): what it counts from a load's records, its report section, its losses and run-to-run
 figures, from made-up loads. The benchmark itself runs in tests/system/test_bench_smoke.py."""
 
-import sys
-
-from project import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from benchlib import compare, fig_restart, report  # noqa: E402
+from testbed.bench import compare, fig_restart, report
 
 
 def _load(records, started=1.0, ended=2.5, status=0, seconds=4.5):

@@ -1,14 +1,9 @@
-"""Figure 7 of the bench (scripts/benchlib/fig_status.py, `uwsgi-query --status` for N apps)
+"""Figure 7 of the bench (testbed/bench/fig_status.py, `uwsgi-query --status` for N apps)
 and the record of what figure 1's hello app ran with (systems.vassal_options): their report
 sections and run-to-run comparison from made-up figures. The benchmark itself runs in
 tests/system/test_bench_smoke.py."""
 
-import sys
-
-from project import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from benchlib import compare, fig_status, report  # noqa: E402
+from testbed.bench import compare, fig_status, report
 
 
 def _form(*trials):

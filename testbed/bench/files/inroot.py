@@ -27,8 +27,7 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, "/usr/local/lib/testbed")  # the testbed's files (testbed.stack.install_files)
-import httpload  # noqa: E402  the one HTTP load client
+import httpload  # the one HTTP load client, beside this file (testbed.stack.install_files)
 
 TICK = os.sysconf("SC_CLK_TCK")
 

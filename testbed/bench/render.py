@@ -1,6 +1,6 @@
 """Rewrite the reports after changing the report code, without measuring
 anything:
-    PYTHONPATH=scripts:. /usr/bin/python3 -m benchlib.render
+    /usr/bin/python3 -m testbed.bench.render
 rewrites BENCHMARKS.md and every bench/SUITE/BENCHMARKS.md from their results.json (the plots
 as they are), and so does naming one of those results.json; with a results JSON of another
 run (a tiny one, BENCH_OUT), its plots and the BENCHMARKS.md beside it."""
@@ -9,7 +9,7 @@ import json
 import pathlib
 import sys
 
-from testbed.suites import SUITES
+from ..suites import SUITES
 
 from . import config, plots, report
 from .__main__ import publish_all

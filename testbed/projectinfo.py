@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """The one reader of the project's version, maintainer and suites (stdlib only: setup.py uses it).
 
 - version: the top entry of debian/changelog (e.g. 2.0.31-2), the only place it is written;
@@ -10,7 +9,7 @@
   suite_of(package_version) reads it back.
 
 CLI for the Makefile and shell scripts:
-  projectinfo.py version | upstream | maintainer | maintainer-name | maintainer-email
+  python3 -m testbed.projectinfo version | upstream | maintainer | maintainer-name | maintainer-email
                  | host-suite | suites | debian SUITE | suffix SUITE | python SUITE
                  | package-version SUITE | suite-of PACKAGE-VERSION
 """
@@ -134,7 +133,7 @@ def main(argv):
         "suite-of": lambda v: suite_of(v),
     }
     if not argv or argv[0] not in commands:
-        raise SystemExit(f"usage: projectinfo.py {{{'|'.join(commands)}}} [SUITE]")
+        raise SystemExit(f"usage: python3 -m testbed.projectinfo {{{'|'.join(commands)}}} [SUITE]")
     try:
         print(commands[argv[0]](*argv[1:]))
     except TypeError:

@@ -27,24 +27,22 @@ import subprocess
 import sys
 import tempfile
 
-import projectinfo
+from . import aptsources, projectinfo, roots
 
 TOP = projectinfo.TOP
-# The testbed is a top-level package of the checkout (the scripts put only scripts/ on
-# sys.path).
-if str(TOP) not in sys.path:
-    sys.path.insert(1, str(TOP))
-from testbed import aptsources, roots  # noqa: E402
 # make repro's clones share the caller's roots (they are named by their content).
 CACHE = pathlib.Path(os.environ.get("UWSGI_EMPEROR_ROOT_CACHE") or TOP / ".cache" / "build-roots")
-# Bump when the recipe below changes in a way the hash cannot see.
+# Bump when how a root is made (root_dir's hooks) changes in a way its recipe cannot show.
 RECIPE = "4"
-# Besides build-essential and debian/control's Build-Depends: what make helper-deb needs
-# (stdeb writes a debian/ that build-depends on dh-python, python3-all, python3-setuptools;
-# python3-debian completes it) and lintian, run in the root so each suite's own lintian
-# judges that suite's packages.
-EXTRA_PACKAGES = ("python3-stdeb", "dh-python", "python3-all", "python3-setuptools",
-                  "python3-debian", "lintian", "fakeroot")
+# The recipe's package list (data, like the apt sources and the Build-Depends).
+PACKAGES_FILE = TOP / "scripts" / "build-root-packages.txt"
+
+
+def extra_packages(path=None):
+    """The packages of PATH (default PACKAGES_FILE; one per line, '#' comments), in order."""
+    lines = pathlib.Path(path or PACKAGES_FILE).read_text(encoding="utf-8").splitlines()
+    return tuple(line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip())
+
 # The environment inside the root: a fixed locale, time zone and umask (see README,
 # "Reproducible builds"); SOURCE_DATE_EPOCH comes from debian/changelog via dpkg-buildpackage.
 ROOT_ENV = {
@@ -92,7 +90,8 @@ def root_dir(suite, prog="build-deb"):
     """Path of the cached build root of SUITE (a directory, never written to: each build
     mounts an overlay on it); made with mmdebstrap when missing."""
     sources = aptsources.sources(suite)
-    key = roots.recipe_hash("\n".join([RECIPE, suite, build_depends(), *EXTRA_PACKAGES, *sources]))
+    packages = extra_packages()
+    key = roots.recipe_hash("\n".join([RECIPE, suite, build_depends(), *packages, *sources]))
     out = CACHE / f"{suite}-{key}"
     if out.is_dir():
         return out
@@ -112,7 +111,7 @@ def root_dir(suite, prog="build-deb"):
                  # apt reads Build-Depends from debian/control itself (versions, alternatives).
                  "--customize-hook=chroot \"$1\" apt-get build-dep -y -q /tmp/bd",
                  "--customize-hook=rm -rf \"$1/tmp/bd\"")
-        return roots.mmdebstrap(suite, out, sources, variant="buildd", include=EXTRA_PACKAGES,
+        return roots.mmdebstrap(suite, out, sources, variant="buildd", include=packages,
                                 options=hooks)
 
 

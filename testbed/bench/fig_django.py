@@ -33,7 +33,7 @@ PATH = "/admin/login/"
 SRV = f"/srv/{NAME}"
 SYSTEMS = ("ours", "debian")
 SETTINGS = f"""
-# The bench (scripts/benchlib/fig_django.py): what an admin changes to serve it behind nginx.
+# The bench (testbed/bench/fig_django.py): what an admin changes to serve it behind nginx.
 DEBUG = False
 ALLOWED_HOSTS = [{HOST!r}]
 """

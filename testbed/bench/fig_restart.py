@@ -23,14 +23,14 @@ none (the client's timeout is 30 s). Afterwards each side must serve hello and s
 import shlex
 
 from .log import say
-from .systems import Side, wait_running
+from .systems import LIB, Side, wait_running
 
 CONNS = 16
 HOST = "hello.test"
 EMPEROR = {"ours": "'[u]wsgi --ini /etc/uwsgi/emperor.ini'", "debian": Side.EMPEROR}
 # Debian's restart as a script in the root: a shell whose own command line held the
 # emperor's would match its pgrep.
-DEBIAN_RESTART = "/usr/local/lib/bench/debian-restart"
+DEBIAN_RESTART = f"{LIB}/debian-restart"
 DEBIAN_RESTART_SH = f"""#!/bin/sh
 # What `systemctl restart uwsgi-emperor` does with Debian's unit: KillSignal, then ExecStart.
 kill -QUIT $(pgrep -o -f {Side.EMPEROR})

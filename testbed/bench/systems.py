@@ -18,7 +18,7 @@ import shlex
 import shutil
 import tempfile
 
-from testbed import roots, stack
+from .. import roots, stack
 
 from .config import work_dir
 from .log import say
@@ -28,7 +28,8 @@ FILES = pathlib.Path(__file__).resolve().with_name("files")
 # On the test root rather than in a bench root's recipe: a fresh machine makes the test root
 # anyway, and 2 installs of these take about 14 s where mmdebstrap of a root of its own took 46.
 EXTRA = ("wrk", "python3-gunicorn", "python3-django")
-LIB = "/usr/local/lib/bench"
+# Beside the testbed's own in-root files (httpload.py), which inroot.py imports.
+LIB = stack.LIB
 INROOT = f"{LIB}/inroot.py"
 DEBIAN_PACKAGES = "uwsgi-emperor uwsgi-plugin-python3"
 PROCESSES = 2  # every server: the package's default vassal processes

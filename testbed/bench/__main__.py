@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from testbed.suites import SUITES, deb_file, host_suite
+from ..suites import SUITES, deb_file, host_suite
 
 from . import compare, config, fig_django, fig_ensite, fig_package, fig_restart, fig_scale, fig_status
 from . import fig_throughput, fig_zerg
