@@ -71,47 +71,42 @@ def reload_after_upgrade(old, new, *, environ=os.environ, find_master=emperor.ma
         return 0  # nothing runs: the next start is on the new binary
     logdir = paths.logdir(environ)
     if has_keeper(old, run):
-        return restart(old, new, master, logdir, run)
+        if not service(run, "restart", RESTART_HINT, old, new, master, logdir):
+            return 0
+        msg = (f"upgraded from {old}: the Emperor and every app restarted onto the new uwsgi, "
+               "their sockets held (no request refused)")
+    else:
+        if not service(run, "reload", RELOAD_HINT, old, new, master, logdir):
+            return 0
+        msg = f"upgraded from {old}: every app is reloaded gracefully onto the new uwsgi"
+        try:
+            deleted = emperor.exe(master).endswith(" (deleted)")
+        except OSError:
+            deleted = False
+        if deleted:
+            msg += (f"; the Emperor itself (pid {master}) keeps running the previous binary "
+                    "until its next restart, which stops every app for seconds (see Upgrades "
+                    "in /usr/share/doc/uwsgi-emperor/README.md)")
+    say(msg + ".")
+    append_to_emperor_log(logdir, new, msg)
+    return 0
+
+
+def service(run, action, hint, old, new, master, logdir):
+    """ACTION (restart, reload) the service through invoke-rc.d; False, said on the
+    installer's output and in emperor.log with HINT, when it did not happen."""
     # invoke-rc.d honours policy-rc.d (chroots, image builds); it reports a denial as success
     # unless asked to disclose it.
-    rc = run(["invoke-rc.d", "--disclose-deny", "uwsgi-emperor", "reload"],
+    rc = run(["invoke-rc.d", "--disclose-deny", "uwsgi-emperor", action],
              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-    if rc != 0:
-        why = "the local policy (policy-rc.d) forbade it" if rc == 101 else "it failed"
-        say(f"did not reload the Emperor (pid {master}): {why}; every app still runs {old}.")
-        say(RELOAD_HINT)
-        append_to_emperor_log(logdir, new, f"upgraded from {old}, but no reload ({why}): "
-                                           f"every app still runs {old}")
-        return 0
-    msg = f"upgraded from {old}: every app is reloaded gracefully onto the new uwsgi"
-    try:
-        deleted = emperor.exe(master).endswith(" (deleted)")
-    except OSError:
-        deleted = False
-    if deleted:
-        msg += (f"; the Emperor itself (pid {master}) keeps running the previous binary until "
-                "its next restart, which stops every app for seconds (see Upgrades in "
-                "/usr/share/doc/uwsgi-emperor/README.md)")
-    say(msg + ".")
-    append_to_emperor_log(logdir, new, msg)
-    return 0
-
-
-def restart(old, new, master, logdir, run):
-    rc = run(["invoke-rc.d", "--disclose-deny", "uwsgi-emperor", "restart"],
-             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-    if rc != 0:
-        why = "the local policy (policy-rc.d) forbade it" if rc == 101 else "it failed"
-        say(f"did not restart the Emperor (pid {master}): {why}; every app still runs {old}.")
-        say(RESTART_HINT)
-        append_to_emperor_log(logdir, new, f"upgraded from {old}, but no restart ({why}): "
-                                           f"every app still runs {old}")
-        return 0
-    msg = (f"upgraded from {old}: the Emperor and every app restarted onto the new uwsgi, "
-           "their sockets held (no request refused)")
-    say(msg + ".")
-    append_to_emperor_log(logdir, new, msg)
-    return 0
+    if rc == 0:
+        return True
+    why = "the local policy (policy-rc.d) forbade it" if rc == 101 else "it failed"
+    say(f"did not {action} the Emperor (pid {master}): {why}; every app still runs {old}.")
+    say(hint)
+    append_to_emperor_log(logdir, new, f"upgraded from {old}, but no {action} ({why}): "
+                                       f"every app still runs {old}")
+    return False
 
 
 def main(argv=None):
