@@ -2,13 +2,17 @@
 
 Each test module is one group, run once per selected suite (project.selected_suites()). It
 gets its own unpacked root of that suite (module scope), the suite's package installed there
-with apt, and a summary line (suite, group, result, seconds) at the end of the run. When a
-group fails, the root's /var/log/uwsgi and /var/log/nginx are copied under
-build/system-test-logs/SUITE/GROUP/ and the path is printed.
+with apt, and a summary line (suite, group, result, seconds) at the end of the run. A module
+with a module-scoped `init` parameter (init-script, systemd) makes one root per init with
+fresh_root, and marks a test for one init only `inits(NAME)`: it is deselected for the other.
+When a group (or one init's half of it) fails, the root's /var/log/uwsgi and /var/log/nginx
+are copied under build/system-test-logs/SUITE/GROUP[-INIT]/ and the path is printed.
 Roots, machines and installs are the testbed's (testbed/).
 """
 
 import collections
+import contextlib
+import functools
 import json
 import shutil
 
@@ -34,6 +38,11 @@ def pytest_collection_modifyitems(config, items):
     # A test across two suites (param `upgrade`) does not exist when one suite is selected.
     alone = [item for item in items
              if getattr(item, "callspec", None) and item.callspec.params.get("upgrade", 0) is None]
+    # A test marked inits(NAME, ...) does not exist for the other values of its module's
+    # `init` parameter (the init-script and systemd halves of one group).
+    alone += [item for item in items if item.get_closest_marker("inits") and getattr(
+        item, "callspec", None) and item.callspec.params.get("init") not in
+        item.get_closest_marker("inits").args]
     if alone:
         config.hook.pytest_deselected(items=alone)
         items[:] = [item for item in items if item not in alone]
@@ -94,7 +103,8 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.failed:
         failed = item.module.__dict__.setdefault("_system_failed", set())
-        failed.add(_suite(report))
+        params = getattr(item, "callspec", None) and item.callspec.params or {}
+        failed.add((_suite(report), params.get("init")))
 
 
 @pytest.fixture
@@ -132,17 +142,37 @@ def _copy_logs(root, suite, group):
     return dest
 
 
+@contextlib.contextmanager
+def _fresh_root(tmp_path_factory, request, suite, init=None, include=None):
+    group = request.module.__name__
+    label = f"{group}-{init}" if init else group
+    root = roots.Root.fresh(suite, tmp_path_factory.mktemp(f"{suite}-{label}") / "root",
+                            **({} if include is None else {"include": include}))
+    try:
+        yield root
+    finally:
+        root.stop_all()
+        if (suite, init) in request.module.__dict__.get("_system_failed", ()):
+            print(f"\nlogs of {label} ({suite}): {_copy_logs(root, suite, label)}")
+        root.discard()
+
+
+@pytest.fixture(scope="session")
+def fresh_root(tmp_path_factory):
+    """fresh_root(request, suite, init=None, include=None): a context manager, a fresh unpacked
+    root of SUITE (with INCLUDE, default the testbed's test tools) for the group of REQUEST
+    (its `init` half, when it has one); afterwards
+    everything inside killed, logs copied (build/system-test-logs/SUITE/GROUP[-INIT]) when
+    that half failed, the tree removed. For a module fixture that picks its root itself."""
+    return functools.partial(_fresh_root, tmp_path_factory)
+
+
 @pytest.fixture(scope="module")
-def clean_root(request, suite, tmp_path_factory):
+def clean_root(request, suite, fresh_root):
     """A fresh unpacked root of SUITE for this group. Afterwards: everything inside killed, no
     mount or process left (checked), logs copied when the group failed, the tree removed."""
-    group = request.module.__name__
-    root = roots.Root.fresh(suite, tmp_path_factory.mktemp(f"{suite}-{group}") / "root")
-    yield root
-    root.stop_all()
-    if suite in request.module.__dict__.get("_system_failed", ()):
-        print(f"\nlogs of {group} ({suite}): {_copy_logs(root, suite, group)}")
-    root.discard()
+    with fresh_root(request, suite) as root:
+        yield root
 
 
 @pytest.fixture(scope="module")
@@ -155,10 +185,4 @@ def deb_inside(request, clean_root, deb_path):
 def machine(clean_root, deb_inside):
     """The isolated machine (own pid/mount/net namespaces, only lo) with the package installed
     by apt; `machine.install` is apt's CompletedProcess. nginx runs when the group has apps."""
-    m = clean_root.machine(net=True)
-    m.install = stack.install(m, deb_inside)
-    assert m.install.returncode == 0, m.install.stdout + m.install.stderr
-    if (clean_root.path / "etc/nginx/sites-available").exists() and any(
-            (clean_root.path / "srv").iterdir()):
-        stack.start_nginx(m)
-    return m
+    return stack.installed(clean_root, deb_inside)

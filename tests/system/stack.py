@@ -61,6 +61,19 @@ def prepare(root, deb, apps=()):
     return testbed_stack.prepare(root, deb, online=build_venvs(apps))
 
 
+def installed(root, what):
+    """The isolated machine of ROOT (own pid/mount/net namespaces, only lo) with WHAT (from
+    prepare()) installed by apt; `machine.install` is apt's CompletedProcess. nginx runs when
+    the root has apps."""
+    m = root.machine(net=True)
+    m.install = install(m, what)
+    assert m.install.returncode == 0, m.install.stdout + m.install.stderr
+    if (root.path / "etc/nginx/sites-available").exists() and any(
+            (root.path / "srv").iterdir()):
+        start_nginx(m)
+    return m
+
+
 def add_app(machine, name):
     """Write NAME's ini into apps-available (not enabled)."""
     machine.run(f"cat > /etc/uwsgi/apps-available/{name}.ini", input=app_ini(name))

@@ -1,20 +1,85 @@
-"""Point 5 and issue 14: `logrotate -f` under a numbered request stream (16 connections, more
+"""Point 5 and issue 14: log rotation, under either init system (`init`: the LSB init script
+in an isolated root, or the suite's real systemd, 252 and 257, booted with systemd-nspawn -b).
+
+Under the init script: `logrotate -f` under a numbered request stream (16 connections, more
 than the vassal's 2 workers) loses and duplicates no line, the Emperor and every vassal process
 write to the new files afterwards, and a vassal that cannot reopen is reported by logrotate
 (exit status and stderr) while its lines keep going to the rotated file.
 
+Under systemd (issue 14): the rotation run the way a Debian host of the suite runs it, by
+logrotate.service. Its sandbox matters: ProtectSystem=full makes /etc read-only for
+postrotate (a trigger file under /etc could not be touched), PrivateDevices,
+MemoryDenyWriteExecute. After the daily run every process of the vassal and the Emperor
+write to the new files, and the unit's result is success.
+
 The package's mechanism: vassals have no log master; postrotate runs uwsgi_emperor.logreopen,
 which asks each vassal still writing to a rotated file to reopen (`l`) and chain-reload its
 workers (`c`) through its master fifo, touches the Emperor's trigger, and returns once no
-process writes to a rotated file."""
+process writes to a rotated file.
+
+Each check is made under the init system it was written for (marker `inits`): one root per
+suite and init, as before the two were one module. A test that needs what an earlier one
+left (app1 enabled, its log rotated once) makes it first when it is missing, so each passes
+alone.
+"""
 
 import re
+import time
+
+import pytest
 
 import stack
+from project import suite as suite_info
+from testbed import nspawn
+from testbed import stack as testbed_stack
+
+INIT_SCRIPT = pytest.mark.inits("init-script")
+SYSTEMD = pytest.mark.inits("systemd")
 
 APPS = ("app1", "app2", "app3")
 LOGS = "/var/log/uwsgi"
 LOGROTATE = "logrotate -f /etc/logrotate.d/uwsgi-emperor"
+
+
+@pytest.fixture(scope="module", params=["init-script", "systemd"])
+def init(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def machine(request, suite, init, deb_path, fresh_root):
+    """The package installed by apt in a fresh root of SUITE, run by INIT. Under the init
+    script: the isolated machine with APPS' venvs ready and nginx running. Under systemd:
+    the booted root with logrotate (installed first, its daily timer stopped)."""
+    if init == "systemd":
+        with fresh_root(request, suite, init, include=nspawn.BOOT_PACKAGES) as root:
+            what = testbed_stack.prepare(root, deb_path, packages=("logrotate",))
+            with nspawn.booted(root) as m:
+                logrotate = stack.install(m, "logrotate")
+                assert logrotate.returncode == 0, logrotate.stdout + logrotate.stderr
+                # The daily timer must not rotate behind the test's back.
+                m.run("systemctl stop logrotate.timer")
+                install = stack.install(m, what)
+                assert install.returncode == 0, install.stdout + install.stderr
+                yield m
+    else:
+        with fresh_root(request, suite, init) as root:
+            yield stack.installed(root, stack.prepare(root, deb_path, apps=APPS))
+
+
+def enabled(machine, name):
+    """NAME enabled and serving (enabled now if it was not)."""
+    if not stack.serves(machine, name):
+        stack.enable(machine, name)
+
+
+def rotated_once(machine):
+    """What test_rotation_under_load_loses_nothing leaves, made when missing: app1 enabled,
+    its log and the Emperor's rotated once."""
+    enabled(machine, "app1")
+    if machine.run(f"test -e {LOGS}/app1.log.1", check=False).returncode != 0:
+        rotate = machine.run(LOGROTATE, check=False)
+        assert (rotate.returncode, rotate.stderr) == (0, "")
 
 
 def request_numbers(text):
@@ -31,7 +96,10 @@ def inode(machine, path):
     return machine.out(f"stat -c %i {path}")
 
 
+@INIT_SCRIPT
 def test_rotation_under_load_loses_nothing(machine, record):
+    """logrotate -f while 16 connections keep app1's 2 workers busy: it returns once every
+    process writes to the new file, and every answered request is logged exactly once."""
     stack.enable(machine, "app1")
     master = stack.vassal_master(machine, "app1")
     workers_before = set(stack.vassal_processes(machine, "app1")) - {master}
@@ -68,7 +136,11 @@ def test_rotation_under_load_loses_nothing(machine, record):
     assert max(old) < max(new)
 
 
+@INIT_SCRIPT
 def test_new_files_and_emperor_writes_to_new_log(machine):
+    """After the rotation: the files logrotate made keep their owners, and the Emperor and a
+    vassal spawned afterwards write to the new ones."""
+    rotated_once(machine)
     assert machine.out(f"ls {LOGS}").split() == [
         "app1.log", "app1.log.1", "emperor.log", "emperor.log.1"]
     # logrotate's create keeps each file's owner: the app's log stays the app's, the
@@ -84,7 +156,12 @@ def test_new_files_and_emperor_writes_to_new_log(machine):
     stack.wait_for_log(machine, f"{LOGS}/app2.log", "GET /seq/5 ")
 
 
+@INIT_SCRIPT
 def test_vassal_that_cannot_reopen_is_reported(machine, record):
+    """Issue 14: a vassal that cannot be asked to reopen makes logrotate fail loudly, the
+    others reopen all the same, and none of its lines is lost."""
+    for app in ("app1", "app2"):
+        enabled(machine, app)
     # An app with its own uid has no master fifo (its user cannot create one in /run/uwsgi):
     # nothing can make it reopen. logrotate must say so, and its lines must not be lost.
     machine.run("cat > /etc/uwsgi/apps-available/app3.ini",
@@ -115,3 +192,74 @@ def test_vassal_that_cannot_reopen_is_reported(machine, record):
     stack.wait_for_log(machine, f"{LOGS}/app3.log.1", "GET /seq/2 ")
     assert request_numbers(machine.out(f"cat {LOGS}/app3.log.1")) == [1, 2]
     assert request_numbers(machine.out(f"cat {LOGS}/app3.log")) == []
+
+
+@SYSTEMD
+def test_systemd_is_the_suites(machine, suite):
+    """The booted root runs the suite's own systemd (what logrotate.service's sandbox is)."""
+    assert machine.systemd_major() == suite_info(suite).systemd
+
+
+def vassal_pids(m, name, workers=2, timeout=20):
+    """[master, worker, worker] of vassal NAME once all its workers run."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = m.out(f"ps -eo pid=,ppid=,args= | grep '[-]-ini {name}.ini'").splitlines()
+        procs = {int(p.split()[0]): int(p.split()[1]) for p in lines}
+        masters = [pid for pid, ppid in procs.items() if ppid not in procs]
+        if len(masters) == 1 and len(procs) == 1 + workers:
+            return [masters[0]] + sorted(p for p in procs if p != masters[0])
+        assert time.monotonic() < deadline, f"vassal {name}: {procs} after {timeout} s"
+        time.sleep(0.2)
+
+
+def log_fds(m, pid):
+    """The files under /var/log/uwsgi that PID holds open (fd 1 aside: see logreopen.py)."""
+    out = m.out(f"for fd in /proc/{pid}/fd/*; do [ \"${{fd##*/}}\" = 1 ] || readlink $fd; done",
+                check=False)
+    return sorted(line for line in out.splitlines() if line.startswith(LOGS + "/"))
+
+
+@SYSTEMD
+def test_logrotate_service_reopens_every_log(machine):
+    """Issue 14: the daily logrotate.service, in its sandbox, rotates the vassal's and the
+    Emperor's logs: its result is success and every process writes to the new files."""
+    machine.run("printf '[uwsgi]\\nmodule = wsgiref.simple_server:demo_app\\nchdir = /srv\\n'"
+                " > /etc/uwsgi/apps-available/app1.ini")
+    assert "App app1 is up" in machine.out("uwsgi-ensite --wait app1")
+    master, *workers = vassal_pids(machine, "app1")
+    # logrotate's state says the logs were last rotated long ago: today's run rotates them.
+    machine.run("printf 'logrotate state -- version 2\\n"
+                "\"/var/log/uwsgi/app1.log\" 2020-1-1-0:0:0\\n"
+                "\"/var/log/uwsgi/emperor.log\" 2020-1-1-0:0:0\\n' > /var/lib/logrotate/status")
+
+    machine.run("systemctl start logrotate.service")  # a oneshot: returns when it is done
+    assert machine.out("systemctl show -p Result --value logrotate.service") == "success"
+    assert machine.out(f"ls {LOGS}").split() == [
+        "app1.log", "app1.log.1", "emperor.log", "emperor.log.1"]
+    # The vassal: same master, new workers, everyone on the new file.
+    after = vassal_pids(machine, "app1")
+    assert after[0] == master and set(after[1:]).isdisjoint(workers)
+    assert {pid: log_fds(machine, pid) for pid in after} == {
+        pid: [f"{LOGS}/app1.log"] for pid in after}
+    # The Emperor's master (the log master, the socket keeper's child) writes to the new
+    # emperor.log.
+    emperor = machine.out("cat /run/uwsgi-emperor/emperor.pid")
+    assert log_fds(machine, emperor) == [f"{LOGS}/emperor.log"]
+    assert f"{LOGS}/emperor.log reopened." in machine.out(f"cat {LOGS}/emperor.log")
+
+
+@SYSTEMD
+def test_postrotate_cannot_write_under_etc(machine):
+    """Why the Emperor's trigger is not under /etc: ProtectSystem=full, shown."""
+    # Why the Emperor's trigger moved to /var/lib/uwsgi-emperor (it was /etc/uwsgi before
+    # issue 14): logrotate.service's sandbox makes /etc read-only for its scripts.
+    assert machine.out("systemctl show -p ProtectSystem --value logrotate.service") == "full"
+    denied = machine.run("systemd-run --wait --quiet -p ProtectSystem=full "
+                         "touch /etc/uwsgi/trigger-test", check=False)
+    assert denied.returncode != 0
+    assert machine.run("test -e /etc/uwsgi/trigger-test", check=False).returncode == 1
+    allowed = machine.run("systemd-run --wait --quiet -p ProtectSystem=full "
+                          "touch /var/lib/uwsgi-emperor/trigger-test", check=False)
+    assert allowed.returncode == 0
+    machine.run("rm /var/lib/uwsgi-emperor/trigger-test")

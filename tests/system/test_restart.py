@@ -27,15 +27,7 @@ RESTARTS = 10
 CONNECTIONS = 8          # per app: 16 in all
 MIN_REQUESTS = 1000      # per app
 
-SEQ_APP = '''\
-def application(environ, start_response):
-    app = environ.get("HTTP_HOST", "").split(".")[0]
-    number = environ.get("PATH_INFO", "").rsplit("/", 1)[-1]
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    if environ.get("PATH_INFO") == "/":
-        return [f"Hello from {app}\\n".encode()]
-    return [f"{app} {number}\\n".encode()]
-'''
+SEQ_APP = NGINX_SITE.with_name("seq_app.py").read_text()
 # What an app's socket is, when it is not the default one.
 SOCKETS = {"app2": "127.0.0.1:8002"}
 

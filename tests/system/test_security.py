@@ -1,22 +1,48 @@
 """Issue 10: what any process running as www-data (an app, a compromised nginx worker) can
-make root do, attempted for real in a clean root with the init script (no systemd).
+make root do, attempted for real in a clean root, under either init system (`init`: the LSB
+init script in an isolated root, or the suite's real systemd, 252 and 257, booted with
+systemd-nspawn -b, running the hardened uwsgi-emperor.service).
 
-Each test runs the attack as www-data (setpriv) and then asserts that nothing outside
-happened: a root-only file keeps its content, owner and mode; stop and status are not
-fooled by a forged pid file; uwsgi-ensite --wait is not fooled by a forged stats socket.
+Under the init script, each test runs the attack as www-data (setpriv) and then asserts that
+nothing outside happened: a root-only file keeps its content, owner and mode; stop and status
+are not fooled by a forged pid file; uwsgi-ensite --wait is not fooled by a forged stats socket.
 Checked on the layout before issue 10 (/var/log/uwsgi www-data:adm 0750, /run/uwsgi
 root:www-data 0775 holding the Emperor's pid file and stats socket), where the attacks
 succeed: root appended its logs to the root-only file; stop signalled another app's vassal
 and left the Emperor running; status said "running" for a pid file naming a sleep, and
 exited 0 with the binary gone; --wait believed the forged stats socket; purge deleted the
 admin's links. The init script removes the pid file before it starts the Emperor, so the
-pid-file symlink only bites under systemd (test_security_systemd); the bind-chown race was
-not won in 5 respawns there, but www-data could rename over root's files in /run/uwsgi.
+pid-file symlink only bites under systemd (test_symlink_over_the_pid_file_path_truncates_nothing);
+the bind-chown race was not won in 5 respawns there, but www-data could rename over root's
+files in /run/uwsgi.
+
+Under systemd: an app that does what web apps commonly do (spawn a process, start a thread,
+write under /srv, /var/tmp and /tmp, resolve names, send mail through postfix's
+/usr/sbin/sendmail) works under the unit's sandbox; NoNewPrivileges=true, measured here,
+would lose its mail. Attacks as www-data: a symlink over the Emperor's old pid file path must
+not make root truncate a file on restart, and an app cannot rewrite the unit's status
+(NotifyAccess=main).
+
+Each check is made under the init system it was written for (marker `inits`): one root per
+suite and init, as before the two were one module. Each init-script test starts with
+set_up(), which makes what the first test leaves (the root-only files, app1 and app2
+enabled, the Emperor running) when it is missing, so that each passes alone.
 """
 
+import json
+import re
 import shlex
 
+import pytest
+
 import stack
+import uwsgi_request
+from project import suite as suite_info
+from testbed import nspawn
+from testbed import stack as testbed_stack
+
+INIT_SCRIPT = pytest.mark.inits("init-script")
+SYSTEMD = pytest.mark.inits("systemd")
 
 INIT = "/etc/init.d/uwsgi-emperor"
 UWSGI = "/opt/venvs/uwsgi-emperor/bin/uwsgi"
@@ -33,6 +59,118 @@ OLD_PIDFILE, PIDFILE = "/run/uwsgi/emperor.pid", "/run/uwsgi-emperor/emperor.pid
 OLD_STATS, STATS = "/run/uwsgi/emperor-stats.sock", "/run/uwsgi-emperor/emperor-stats.sock"
 # The app needs nothing but the standard library: no venv, no nginx.
 APP_INI = "[uwsgi]\nchdir = /srv\nmodule = wsgiref.simple_server:demo_app\n"
+
+
+APPS = ("app1", "app2")
+
+# Installed with the package: an MTA (postfix's sendmail hands mail to the setgid postdrop,
+# the program NoNewPrivileges breaks) and python3 (uwsgi_request's client runs `python3`; the
+# package depends only on the suite's python3.X).
+PACKAGES = ("postfix", "python3")
+# Outside /etc and /usr, which ProtectSystem=full makes read-only for the unit anyway.
+UNIT_SECRET = "/var/lib/uwsgi-security-test-secret"
+UNIT_SECRET_TEXT = "root only secret"
+FORGED_STATUS = "forged by an app"
+
+WEBAPP = r'''
+import json, os, socket, subprocess, threading
+
+def _check(results, name, fn):
+    try:
+        fn()
+        results[name] = "ok"
+    except subprocess.CalledProcessError as err:
+        results[name] = f"exit {err.returncode}: {err.stderr.decode(errors='replace').strip()}"
+    except subprocess.TimeoutExpired as err:
+        results[name] = f"timed out: {(err.stderr or b'').decode(errors='replace').strip()}"
+    except Exception as err:
+        results[name] = f"{type(err).__name__}: {err}"
+
+def _thread():
+    seen = []
+    t = threading.Thread(target=seen.append, args=(1,))
+    t.start()
+    t.join(5)
+    assert seen == [1], seen
+
+def _write(path):
+    with open(path, "w") as f:
+        f.write("written by the app\n")
+
+def _mail():
+    subprocess.run(["/usr/sbin/sendmail", "-t", "-oi"], check=True, capture_output=True, timeout=6,
+                   input=b"To: root\nSubject: uwsgi-security-test\n\nsent by the app\n")
+
+def _notify():
+    # What any app can try: tell systemd something in the unit's name.
+    path = os.environ.get("NOTIFY_SOCKET") or "/run/systemd/notify"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.sendto(b"STATUS=@FORGED@\nERRNO=99\n", path)
+
+def application(environ, start_response):
+    results = {}
+    _check(results, "subprocess", lambda: subprocess.run(["/bin/echo", "hi"], check=True, capture_output=True))
+    _check(results, "thread", _thread)
+    _check(results, "write /srv", lambda: _write("/srv/webapp/data/out"))
+    _check(results, "write /var/tmp", lambda: _write("/var/tmp/webapp-out"))
+    _check(results, "write /tmp", lambda: _write("/tmp/webapp-out"))
+    _check(results, "resolve", lambda: socket.getaddrinfo("localhost", 80, flags=socket.AI_ADDRCONFIG))
+    _check(results, "resolve db.internal", lambda: socket.getaddrinfo("db.internal", 5432))
+    _check(results, "sendmail", _mail)
+    _check(results, "notify", _notify)
+    body = json.dumps(results, sort_keys=True).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+'''.replace("@FORGED@", FORGED_STATUS)
+ALL_OK = {name: "ok" for name in ("subprocess", "thread", "write /srv", "write /var/tmp",
+                                  "write /tmp", "resolve", "resolve db.internal", "sendmail",
+                                  "notify")}
+
+
+@pytest.fixture(scope="module", params=["init-script", "systemd"])
+def init(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def machine(request, suite, init, deb_path, fresh_root):
+    """The package installed by apt in a fresh root of SUITE, run by INIT. Under systemd:
+    PACKAGES installed too under the booted systemd (what apt needs was downloaded before the
+    boot), the unit's root-only file in place and the webapp enabled."""
+    if init == "systemd":
+        with fresh_root(request, suite, init, include=nspawn.BOOT_PACKAGES) as root:
+            with testbed_stack.booted_with(root, deb_path, PACKAGES) as m:
+                m.run(f"printf '{UNIT_SECRET_TEXT}\\n' > {UNIT_SECRET} && chmod 0600 {UNIT_SECRET}")
+                # A name an app looks up (its database), through NSS as any other.
+                m.run("echo '127.0.0.2 db.internal' >> /etc/hosts")
+                m.run("mkdir -p /srv/webapp/data && chown www-data:www-data /srv/webapp/data")
+                m.run("cat > /srv/webapp/webapp.py", input=WEBAPP)
+                m.run("printf '[uwsgi]\\nchdir = /srv/webapp\\nmodule = webapp:application\\n'"
+                      " > /etc/uwsgi/apps-available/webapp.ini")
+                assert "is up" in m.out("uwsgi-ensite --wait webapp")
+                yield m
+    else:
+        with fresh_root(request, suite, init) as root:
+            yield stack.installed(root, stack.prepare(root, deb_path))
+
+
+def set_up(machine, running=True):
+    """What the init-script tests start from, made when missing: each attack's root-only
+    file, app1's and app2's ini, both enabled; RUNNING: the Emperor up, both accepting."""
+    for attack in SECRETS:
+        machine.run(f"[ -e {secret(attack)} ] || {{ printf '{SECRET_TEXT}' > {secret(attack)} "
+                    f"&& chmod 0600 {secret(attack)}; }}")
+    for name in APPS:
+        machine.run(f"[ -e /etc/uwsgi/apps-available/{name}.ini ] || "
+                    f"cat > /etc/uwsgi/apps-available/{name}.ini", input=APP_INI)
+    if not running:
+        machine.run("uwsgi-ensite -q " + " ".join(APPS))
+        return
+    if machine.run(f"{INIT} status", check=False).returncode != 0:
+        machine.run(f"{INIT} start")
+    for name in APPS:
+        if not accepting(machine, name):
+            assert "is up" in machine.out(f"uwsgi-ensite --wait {name}")
 
 
 def as_www_data(machine, script):
@@ -65,17 +203,19 @@ def accepting(machine, name):
                        f".connect('/run/uwsgi/{name}.sock')\"", check=False).returncode == 0
 
 
+@INIT_SCRIPT
 def test_apps_up_and_secret_in_place(machine):
-    for attack in SECRETS:
-        machine.run(f"printf '{SECRET_TEXT}' > {secret(attack)} && chmod 0600 {secret(attack)}")
-    for name in ("app1", "app2"):
-        machine.run(f"cat > /etc/uwsgi/apps-available/{name}.ini", input=APP_INI)
+    """The start of every attack: two stdlib apps up, one root-only file per attack."""
+    set_up(machine, running=False)
+    for name in APPS:
         assert "is up" in machine.out(f"uwsgi-ensite --wait {name}")
     assert [secret_state(machine, attack) for attack in SECRETS] == [UNTOUCHED] * len(SECRETS)
 
 
+@INIT_SCRIPT
 def test_layout(machine):
     """Nobody but root can create a name where root opens, creates or chowns by path."""
+    set_up(machine)
     assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi /run/uwsgi /run/uwsgi-emperor"
                        ).splitlines() == ["root:adm 2755", "root:www-data 1775", "root:root 755"]
     # The vassal's log is its own from the first line (logfile-chown on the open file).
@@ -92,8 +232,10 @@ def test_layout(machine):
         "emperor-stats.sock", "emperor.pid", "keeper.pid", "keeper.sock"]
 
 
+@INIT_SCRIPT
 def test_log_symlink_swap_and_respawn_appends_nothing_to_root_files(machine):
     """CVE-2016-1247's pattern: replace a log root opens with a symlink, make root reopen it."""
+    set_up(machine)
     attack = as_www_data(machine, f"""
         rm -f /var/log/uwsgi/app1.log; ln -s {secret('log')} /var/log/uwsgi/app1.log
         rm -f /var/log/uwsgi/emperor.log; ln -s {secret('log')} /var/log/uwsgi/emperor.log
@@ -113,7 +255,9 @@ def test_log_symlink_swap_and_respawn_appends_nothing_to_root_files(machine):
     assert "Permission denied" in attack.stderr
 
 
+@INIT_SCRIPT
 def test_symlinks_over_pid_and_stats_paths_change_nothing(machine):
+    set_up(machine)
     attack = as_www_data(machine, f"""
         for p in {OLD_PIDFILE} {PIDFILE} {OLD_STATS} {STATS}; do
             ln -s {secret('pid')} "$p.new" && mv -fT "$p.new" "$p"
@@ -130,9 +274,11 @@ def test_symlinks_over_pid_and_stats_paths_change_nothing(machine):
     assert "Permission denied" in attack.stderr
 
 
+@INIT_SCRIPT
 def test_forged_pid_file_does_not_steer_stop(machine):
     """A pid file naming another app's vassal (the same binary): stop must stop the Emperor
     and every vassal, not signal the victim and leave the Emperor running."""
+    set_up(machine)
     # After the restart above, the old Emperor's vassals may still be on their way out.
     stack.wait_for(lambda: len(stack.vassal_processes(machine, "app2")) == 3, 60)
     victim = stack.vassal_master(machine, "app2")
@@ -147,8 +293,10 @@ def test_forged_pid_file_does_not_steer_stop(machine):
     assert "Permission denied" in attack.stderr
 
 
+@INIT_SCRIPT
 def test_status_codes(machine):
     """LSB status from the pid file's process: the packaged uwsgi, run by root."""
+    set_up(machine, running=False)
     machine.run(f"{INIT} stop")
     stack.wait_for(lambda: stack.uwsgi_count(machine) == 0, 30)
     # Stopped: no pid file, not running.
@@ -207,9 +355,11 @@ while True:
 """
 
 
+@INIT_SCRIPT
 def test_forged_stats_socket_does_not_fool_wait(machine):
     """With the Emperor stopped, www-data serves a stats socket (and app socket) saying
     app1 is up: uwsgi-ensite --wait must still say no Emperor runs."""
+    set_up(machine, running=False)
     machine.run(f"{INIT} stop")
     stack.wait_for(lambda: stack.uwsgi_count(machine) == 0, 30)
     machine.run("cat > /tmp/fake-stats.py", input=FAKE_STATS)
@@ -256,10 +406,12 @@ def some_master(machine, name):
     return stack.wait_for(master, 60)[0]
 
 
+@INIT_SCRIPT
 def test_socket_chown_race(machine, record):
     """A vassal master binds its socket as root, then chmods and chowns it by path. www-data
     renames a symlink to a root-only file over that path as fast as it can while it makes
     its vassal respawn: root must never chmod or chown the target."""
+    set_up(machine)
     machine.run("cat > /tmp/racer.py", input=RACER)
     kills = 0
     for _ in range(5):
@@ -312,11 +464,13 @@ def www_data_popen(machine, command):
                          + command)
 
 
+@INIT_SCRIPT
 def test_upgrade_script_trusts_no_pid_file_and_no_process_of_www_data(machine):
     """Issue 24, finding 1: with the Emperor stopped, www-data names its own uwsgi process in
     the old pid file /run/uwsgi/emperor.pid. reload-after-upgrade (run by every upgrade's
     postinst) must neither take it for the Emperor nor append through its descriptors: the
     2.0.31-5 script did both, and its line landed in the root-only file within a few runs."""
+    set_up(machine, running=False)
     machine.run(f"{INIT} stop")
     stack.wait_for(lambda: stack.uwsgi_count(machine) == 0, 30)
     machine.run("cat > /tmp/flipper.py", input=FLIPPER)
@@ -375,9 +529,11 @@ while time.monotonic() < end:
 FORGED_TITLE = "\\033]0;owned\\007\\033[2J\\ruwsgi-emperor: every log reopened"
 
 
+@INIT_SCRIPT
 def test_logrotate_finishes_whatever_a_www_data_process_does(machine, record):
     """Issue 24, findings 2 and 3: the postrotate has one deadline and waits for no process
     that is not the Emperor's; what it prints of that process is escaped."""
+    set_up(machine)
     machine.run("cat > /tmp/forker.py", input=FORKER)
     forker = www_data_popen(machine, f"{UWSGI} --pyrun /tmp/forker.py "
                                      f"--env \"X=$(printf '{FORGED_TITLE}')\"")
@@ -436,9 +592,11 @@ def ensite_wait(machine, name, timeout=5, prefix=""):
     return machine.run(f"{prefix}uwsgi-ensite --wait --timeout {timeout} {name}", check=False)
 
 
+@INIT_SCRIPT
 def test_wait_reports_a_broken_app_down_with_its_log_made_safe(machine):
     """Issue 24, findings 3 and 4: a broken app is down, whoever listens on its path, and the
     tail of its log reaches root's terminal escaped; an 8 GiB log is read from its end."""
+    set_up(machine)
     machine.run("cat > /srv/broken_app.py", input=BROKEN_APP)
     machine.run("cat > /etc/uwsgi/apps-available/broken.ini", input=BROKEN_INI)
     try:
@@ -473,9 +631,11 @@ def test_wait_reports_a_broken_app_down_with_its_log_made_safe(machine):
                     "/var/log/uwsgi/broken.log /srv/broken_app.py", check=False)
 
 
+@INIT_SCRIPT
 def test_wait_reports_a_crash_looping_app_down_every_time(machine):
     """Issue 24, finding 4: its master-fifo path planted as a directory, an app binds briefly
     on each start; 2.0.31-5's --wait called it up in 2 of 4 runs."""
+    set_up(machine)
     machine.run("cat > /etc/uwsgi/apps-available/looping.ini", input=APP_INI)
     assert as_www_data(machine, "mkdir /run/uwsgi/looping.fifo").returncode == 0
     try:
@@ -489,6 +649,7 @@ def test_wait_reports_a_crash_looping_app_down_every_time(machine):
                     "rmdir /run/uwsgi/looping.fifo", check=False)
 
 
+@INIT_SCRIPT
 def test_newapp_does_not_hang_on_a_fifo_in_the_apps_venv(machine):
     """Issue 24, finding 5: pyvenv.cfg made a fifo by the venv's owner."""
     assert as_www_data(machine, "mkdir -p /tmp/evilvenv/lib/python3.0 && "
@@ -519,10 +680,12 @@ def emperor_masters(machine):
     return sorted(pid for pid, ppid in procs.items() if ppid not in procs)
 
 
+@INIT_SCRIPT
 def test_upgrade_from_the_old_layout_fixes_it(machine):
     """What 2.0.31-1 left: www-data's log directory with a planted link, a non-sticky run
     directory, the running Emperor's pid file not in /run/uwsgi-emperor. The postinst of an
     upgrade fixes the modes, removes the link and stops that Emperor on restart."""
+    set_up(machine)
     [master] = emperor_masters(machine)
     machine.run("chown www-data:adm /var/log/uwsgi && chmod 0750 /var/log/uwsgi "
                 f"&& chmod 0775 /run/uwsgi && rm {PIDFILE}")
@@ -544,6 +707,7 @@ def test_upgrade_from_the_old_layout_fixes_it(machine):
     assert secret_state(machine, "upgrade") == UNTOUCHED
 
 
+@INIT_SCRIPT
 def test_upgrade_keeps_a_statoverride(machine):
     machine.run("dpkg-statoverride --update --add www-data adm 0750 /var/log/uwsgi")
     try:
@@ -554,9 +718,11 @@ def test_upgrade_keeps_a_statoverride(machine):
                     "chown root:adm /var/log/uwsgi && chmod 2755 /var/log/uwsgi")
 
 
+@INIT_SCRIPT
 def test_purge_removes_only_the_helpers_links(machine):
     """uwsgi-ensite's links (../apps-available/NAME.ini) are the package's state; anything
     else in apps-enabled is the admin's and stays."""
+    set_up(machine)
     machine.run("printf '[uwsgi]\\n' > /srv/elsewhere.ini "
                 "&& ln -s /srv/elsewhere.ini /etc/uwsgi/apps-enabled/elsewhere.ini "
                 "&& ln -s ../apps-available/../../../srv/elsewhere.ini /etc/uwsgi/apps-enabled/up.ini "
@@ -587,3 +753,95 @@ def test_purge_removes_only_the_helpers_links(machine):
     assert machine.run("test -e /run/uwsgi-emperor || test -e /var/log/uwsgi",
                        check=False).returncode == 1
     assert machine.out("cat /srv/elsewhere.ini") == "[uwsgi]"
+
+
+# ------------------------------------------------------------------ under systemd
+
+@SYSTEMD
+def test_systemd_is_the_suites(machine, suite):
+    """The booted root runs the suite's own systemd (whose sandbox the unit relies on)."""
+    assert machine.systemd_major() == suite_info(suite).systemd
+
+
+def app_results(machine):
+    response = uwsgi_request.get(machine, "/run/uwsgi/webapp.sock")
+    assert response.startswith("HTTP/1.1 200 OK"), response
+    return json.loads(uwsgi_request.body(response))
+
+
+@SYSTEMD
+def test_exposure_score(machine, record):
+    """systemd-analyze's exposure of the hardened unit stays low (it was 8.6 unhardened)."""
+    out = machine.out("systemd-analyze security uwsgi-emperor.service", check=False)
+    score = float(re.search(r"Overall exposure level for uwsgi-emperor.service: ([\d.]+)", out)[1])
+    record("systemd-analyze security exposure (was 8.6)", score)
+    assert score <= 3.5, out
+
+
+@SYSTEMD
+def test_common_web_app_works_under_the_sandbox(machine):
+    """What web apps commonly do (subprocess, thread, writes, names, mail) still works."""
+    assert app_results(machine) == ALL_OK
+    assert machine.out("cat /srv/webapp/data/out") == "written by the app"
+    assert machine.out("stat -c %U /srv/webapp/data/out") == "www-data"
+    # The mail was queued by postdrop and delivered locally.
+    stack.wait_for(lambda: "Subject: uwsgi-security-test" in machine.out(
+        "cat /var/mail/root", check=False), 30)
+
+
+@SYSTEMD
+def test_an_app_cannot_rewrite_the_units_status(machine, record):
+    """NotifyAccess=main: an app's STATUS= and ERRNO= to systemd are refused."""
+    app_results(machine)  # it sent STATUS= again
+    # Only the socket keeper (the main process) may notify; what the app sent is refused.
+    refused = machine.out("journalctl -q -u uwsgi-emperor --no-pager | "
+                          "grep -c 'reception only permitted for main PID'", check=False)
+    record("notifications refused by NotifyAccess=main (journal lines)", refused)
+    master = machine.out("cat /run/uwsgi-emperor/emperor.pid")
+    assert machine.out("systemctl show -p StatusText --value uwsgi-emperor") == f"Emperor pid {master}"
+    # The Emperor never sends ERRNO=: with NotifyAccess=all the app's 99 would stick.
+    assert machine.out("systemctl show -p StatusErrno --value uwsgi-emperor") == "0"
+    assert machine.out("systemctl is-active uwsgi-emperor") == "active"
+
+
+@SYSTEMD
+def test_no_new_privileges_would_lose_mail(machine, record):
+    """Why the unit does not set NoNewPrivileges=true: measured with a drop-in."""
+    machine.run("mkdir -p /run/systemd/system/uwsgi-emperor.service.d && printf "
+                "'[Service]\\nNoNewPrivileges=true\\n' > /run/systemd/system/"
+                "uwsgi-emperor.service.d/nnp.conf && systemctl daemon-reload "
+                "&& systemctl restart uwsgi-emperor")
+    try:
+        results = app_results(machine)
+    finally:
+        machine.run("rm -r /run/systemd/system/uwsgi-emperor.service.d && systemctl daemon-reload "
+                    "&& systemctl restart uwsgi-emperor")
+    # postfix's postdrop (setgid postdrop) cannot write the maildrop queue: sendmail fails
+    # or, as postdrop retries, hangs until the app gives up (here after 6 s).
+    record("sendmail from an app under NoNewPrivileges=true", results["sendmail"])
+    assert results["sendmail"] != "ok"
+    assert "postdrop" in results["sendmail"] or results["sendmail"].startswith("timed out")
+    assert {k: v for k, v in results.items() if k != "sendmail"} == {
+        k: v for k, v in ALL_OK.items() if k != "sendmail"}
+    assert app_results(machine) == ALL_OK
+
+
+@SYSTEMD
+def test_symlink_over_the_pid_file_path_truncates_nothing(machine):
+    """uWSGI writes its pid file with fopen("w"): a symlink there (planted by www-data)
+    would make root truncate its target on the next start."""
+    attack = machine.run(
+        "setpriv --reuid=www-data --regid=www-data --init-groups -- /bin/sh -c '"
+        f"for p in /run/uwsgi/emperor.pid /run/uwsgi-emperor/emperor.pid; do "
+        f"ln -s {UNIT_SECRET} $p.new && mv -fT $p.new $p; ln -sf {UNIT_SECRET} $p; done'", check=False)
+    machine.run("systemctl restart uwsgi-emperor")
+    assert "is up" in machine.out("uwsgi-ensite --wait webapp")
+    assert machine.out(f"stat -c '%U:%G %a' {UNIT_SECRET}") == "root:root 600"
+    assert machine.out(f"cat {UNIT_SECRET}") == UNIT_SECRET_TEXT
+    assert "Permission denied" in attack.stderr
+    main = machine.out("systemctl show -p MainPID --value uwsgi-emperor")
+    # The pid file names the Emperor's master, the child of the unit's main process (the
+    # socket keeper).
+    assert machine.out("ps -o ppid= -p $(cat /run/uwsgi-emperor/emperor.pid)").strip() == main
+    assert machine.out("stat -c '%U:%G %a' /run/uwsgi /run/uwsgi-emperor").splitlines() == [
+        "root:www-data 1775", "root:root 755"]
