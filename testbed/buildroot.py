@@ -204,7 +204,7 @@ class BuildRoot:
     def _run(self, command, env, **kw):
         """COMMAND (sh) in a machine of the root, as root, umask 022, in ROOT_ENV alone;
         stdin is /dev/null. The CompletedProcess."""
-        with roots.Machine(self.root, net=False) as machine:
+        with roots.Machine(self.root, offline=False) as machine:
             return subprocess.run(machine.argv("umask 022; " + command),
                                   env=dict(ROOT_ENV, **self.env, **(env or {})),
                                   stdin=subprocess.DEVNULL, **kw)

@@ -5,12 +5,12 @@
   under .cache/roots/ and rebuilt when missing (its name carries a hash of the recipe, so a
   changed recipe builds a new one).
 - Root: one unpacked copy (or an overlay on a root directory, as the build roots of
-  testbed/buildroot.py use it). Root.machine(net=...) starts a long-lived set of namespaces
-  (pid, mount, and with net=True a network namespace with only `lo`) whose PID 1 is
+  testbed/buildroot.py use it). Root.machine(offline=...) starts a long-lived set of namespaces
+  (pid, mount, and with offline=True a network namespace with only `lo`) whose PID 1 is
   nsinit.py, chrooted into the root; Machine.run() runs a shell command in there.
   Everything mounted or started inside dies with PID 1, and Machine.stop() checks that.
 - Downloads need the network, services must not share the host's ports: download/install
-  with net=False, run services in a net=True machine. apt's cache (one per suite) and pip's
+  with offline=False, run services in an offline=True machine. apt's cache (one per suite) and pip's
   are bind-mounted from .cache/ so reruns do not download again.
 """
 
@@ -141,9 +141,9 @@ class Machine(Shell):
     """Namespaces whose PID 1 is chrooted into a Root; run()/out()/popen() execute shell
     commands there (shell.Shell)."""
 
-    def __init__(self, root, net=True, binds=()):
+    def __init__(self, root, offline=True, binds=()):
         self.root = root
-        self.net = net
+        self.offline = offline
         self.binds = list(binds)
         self.unshare = None
         self.pid1 = None
@@ -151,11 +151,11 @@ class Machine(Shell):
     def start(self):
         # uts and ipc too: nothing inside can rename the host or reach its SysV IPC objects.
         cmd = ["unshare", "--fork", "--pid", "--mount", "--uts", "--ipc", "--kill-child"]
-        if self.net:
+        if self.offline:
             cmd.append("--net")
         args = [f"{host}:{inside}" for host, inside in self.binds]
         cmd += [HOST_PYTHON, str(NSINIT), str(self.root.path), *args]
-        env = dict(ENV, NSINIT_NET="1" if self.net else "0")
+        env = dict(ENV, NSINIT_NET="1" if self.offline else "0")
         if self.root.lower is not None:
             env["NSINIT_OVERLAY"] = (f"lowerdir={self.root.lower},upperdir={self.root.upper},"
                                      f"workdir={self.root.work}")
@@ -172,7 +172,7 @@ class Machine(Shell):
         return self
 
     def argv(self, command):
-        ns = ["-m", "-p", "-u", "-i"] + (["-n"] if self.net else [])
+        ns = ["-m", "-p", "-u", "-i"] + (["-n"] if self.offline else [])
         return ["nsenter", "-t", str(self.pid1), *ns, "-r", "-w", "--", "/bin/sh", "-c", command]
 
     def stop(self):
@@ -301,12 +301,12 @@ class Root:
                 except OSError:
                     shutil.copy(deb, target)
 
-    def machine(self, net=True, caches=True):
-        """A started Machine; net=True: own network namespace (only lo), no shared apt cache.
+    def machine(self, offline=True, caches=True):
+        """A started Machine; offline=True: own network namespace (only lo), no shared apt cache.
         caches=False: none of the shared caches either (apt must fetch from its sources)."""
-        if net and caches:
+        if offline and caches:
             self.link_cached_debs()
-        m = Machine(self, net=net, binds=self.cache_binds(apt=not net) if caches else [])
+        m = Machine(self, offline=offline, binds=self.cache_binds(apt=not offline) if caches else [])
         self.machines.append(m)
         return m.start()
 
@@ -320,7 +320,7 @@ class Root:
         lock_path = self._apt_cache().with_suffix(".lock")
         with open(lock_path, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            m = self.machine(net=False)
+            m = self.machine(offline=False)
             try:
                 yield m
             finally:

@@ -106,7 +106,7 @@ def debian_uwsgi_with_helper(root, helper_deb):
     its own network namespace (only lo); the machine."""
     helper = stage_deb(root, helper_deb)
     prepare(root, packages=("uwsgi", "uwsgi-plugin-python3", helper))
-    machine = root.machine(net=True)
+    machine = root.machine(offline=True)
     for what in ("uwsgi uwsgi-plugin-python3", helper):
         proc = install(machine, what)
         assert proc.returncode == 0, proc.stdout + proc.stderr

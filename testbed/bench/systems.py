@@ -206,7 +206,7 @@ def setup(deb, suite):
                                 services=False, online=_install_extra)
 
     ours = sides["ours"]
-    ours.machine = ours.root.machine(net=True)
+    ours.machine = ours.root.machine(offline=True)
     say("ours: apt-get install (offline, timed)")
     ours.install_seconds = _time_install(ours, f"apt-get install -y -q {ours_what}")
     for app in ("hello", "slow"):
@@ -214,7 +214,7 @@ def setup(deb, suite):
     ours.run("/etc/init.d/nginx start && uwsgi-ensite -q --wait --timeout=30 hello slow")
 
     deb = sides["debian"]
-    deb.machine = deb.root.machine(net=True)
+    deb.machine = deb.root.machine(offline=True)
     # What systemd's RuntimeDirectory=uwsgi would give Debian's emperor; its vassals run as
     # www-data (the emperor's uid) and need to write their sockets and logs.
     deb.run("mkdir -p /run/uwsgi /var/log/uwsgi && chown root:www-data /run/uwsgi && chmod 0775 /run/uwsgi"

@@ -18,7 +18,7 @@ import shutil
 
 import pytest
 
-import stack
+import webstack
 from project import ROOT, SYSTEM_TEST_LOGS
 from testbed import roots
 
@@ -178,11 +178,11 @@ def clean_root(request, suite, fresh_root):
 @pytest.fixture(scope="module")
 def deb_inside(request, clean_root, deb_path):
     """The package and the group's apps (module attribute APPS) ready to install offline."""
-    return stack.prepare(clean_root, deb_path, apps=getattr(request.module, "APPS", ()))
+    return webstack.prepare(clean_root, deb_path, apps=getattr(request.module, "APPS", ()))
 
 
 @pytest.fixture(scope="module")
 def machine(clean_root, deb_inside):
     """The isolated machine (own pid/mount/net namespaces, only lo) with the package installed
     by apt; `machine.install` is apt's CompletedProcess. nginx runs when the group has apps."""
-    return stack.installed(clean_root, deb_inside)
+    return webstack.installed(clean_root, deb_inside)

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-import stack
+import webstack
 import uwsgi_request
 from project import suite_python
 from testbed import stack as testbed_stack
@@ -31,7 +31,7 @@ from testbed import stack as testbed_stack
 # installed offline) and starts nginx, since /srv holds the apps written below.
 DEBIAN_PACKAGES = ("python3-django", "python3-flask")
 APPS = ()  # no app of tests/system/files: this module writes its own
-SPEC_SECONDS = stack.SPEC_SECONDS
+SPEC_SECONDS = webstack.SPEC_SECONDS
 LOAD_SECONDS = 10
 DIST = "/usr/lib/python3/dist-packages"
 PACKAGE_VENV = "/opt/venvs/uwsgi-emperor"
@@ -143,7 +143,7 @@ VENVS = {
     # Flask from Debian (dist-packages), humanize from its own venv.
     "ssvenv": ("--system-site-packages", "humanize==4.9.0\n"),
     # Everything from its own venv: the pinned Flask of the other system tests.
-    "venvapp": ("", (stack.FILES / "app-requirements.txt").read_text()),
+    "venvapp": ("", (webstack.FILES / "app-requirements.txt").read_text()),
 }
 LOADED_APPS = ("djsite", "flaskapp", "ssvenv", "venvapp")
 
@@ -195,7 +195,7 @@ def request(machine, app, path, *curl_args):
 
 def get(machine, app, path):
     """(status, body) of GET PATH through nginx."""
-    return stack.get(machine, app, path)
+    return webstack.get(machine, app, path)
 
 
 def go_live(machine, name, newapp_args):
@@ -213,7 +213,7 @@ def go_live(machine, name, newapp_args):
     machine.run(f"ln -s ../sites-available/{name} /etc/nginx/sites-enabled/ && nginx -t -q "
                 f"&& /etc/init.d/nginx reload")
     machine.run(f"uwsgi-ensite --wait {name}", timeout=60)
-    stack.wait_for(lambda: get(machine, name, "/seq/1") == (200, f"{name} 1\n"), SPEC_SECONDS)
+    webstack.wait_for(lambda: get(machine, name, "/seq/1") == (200, f"{name} 1\n"), SPEC_SECONDS)
 
 
 def probe(machine, app):
@@ -356,10 +356,10 @@ def test_plain_venv_sees_its_own_packages_only(machine, suite):
 
 @pytest.mark.parametrize("app", LOADED_APPS)
 def test_load_through_nginx_without_error(machine, record, app):
-    load = stack.Load(machine, app, connections=4, max_seconds=LOAD_SECONDS + 30)
+    load = webstack.Load(machine, app, connections=4, max_seconds=LOAD_SECONDS + 30)
     # The load is running (the vassal logged its 100th request; the tests before asked for
     # /seq/1 and /seq/42 only), then LOAD_SECONDS of it: a duration, no state sampled.
-    stack.wait_for_log(machine, f"/var/log/uwsgi/{app}.log", "GET /seq/100 ")
+    webstack.wait_for_log(machine, f"/var/log/uwsgi/{app}.log", "GET /seq/100 ")
     time.sleep(LOAD_SECONDS)
     result = load.finish()
     record(f"{app} load req/s", round(result["sent"] / result["seconds"]))

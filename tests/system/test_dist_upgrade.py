@@ -53,7 +53,7 @@ def host(upgrade, mirror, tmp_path_factory):
     old, _ = upgrade
     root = client_root(old, tmp_path_factory.mktemp(f"{old}-upgraded-host") / "root",
                        mirror["files"], mirror["url"], include=HOST_PACKAGES)
-    machine = root.machine(net=False, caches=False)
+    machine = root.machine(offline=False, caches=False)
     yield root, machine
     root.discard()
 

@@ -4,7 +4,7 @@ after a reboot) is recreated by the init script."""
 
 import pytest
 
-import stack
+import webstack
 
 APPS = ("app1", "app2")
 INIT = "/etc/init.d/uwsgi-emperor"
@@ -18,29 +18,29 @@ def apps(machine):
         machine.run(f"{INIT} start")
     for app in APPS:
         if machine.run(f"test -L /etc/uwsgi/apps-enabled/{app}.ini", check=False).returncode:
-            stack.enable(machine, app)
-        stack.wait_for(lambda: stack.serves(machine, app), stack.SPEC_SECONDS)
+            webstack.enable(machine, app)
+        webstack.wait_for(lambda: webstack.serves(machine, app), webstack.SPEC_SECONDS)
     return APPS
 
 
 def one_master_each(machine):
     """every app has exactly one master and two workers"""
-    return all(len(stack.vassal_processes(machine, app)) == 3 for app in APPS)
+    return all(len(webstack.vassal_processes(machine, app)) == 3 for app in APPS)
 
 
 def test_killed_vassal_master_comes_back(machine, apps, record):
-    old = stack.vassal_master(machine, "app1")
+    old = webstack.vassal_master(machine, "app1")
     machine.run(f"kill -9 {old}")
-    _, seconds = stack.wait_for(lambda: stack.serves(machine, "app1"), stack.SPEC_SECONDS)
+    _, seconds = webstack.wait_for(lambda: webstack.serves(machine, "app1"), webstack.SPEC_SECONDS)
     record("app1 answering again after kill -9 of its master (s)", round(seconds, 2))
-    new = stack.vassal_master(machine, "app1")
+    new = webstack.vassal_master(machine, "app1")
     assert new not in (None, old)
     # Its old workers go too: one master, two workers (they may still be on their way out).
-    stack.wait_for(lambda: len(stack.vassal_processes(machine, "app1")) == 3, 30, interval=0.5)
+    webstack.wait_for(lambda: len(webstack.vassal_processes(machine, "app1")) == 3, 30, interval=0.5)
 
 
 def test_broken_app_disturbs_no_other(machine, apps, record):
-    loads = [stack.Load(machine, app, connections=2, min_requests=500) for app in ("app1", "app2")]
+    loads = [webstack.Load(machine, app, connections=2, min_requests=500) for app in ("app1", "app2")]
     try:
         # Linked by hand: uwsgi-ensite would check the ini; an admin's `ln -s` does not.
         machine.run("printf '[uwsgi]\\nchdir = /srv\\nmodule = no_such_module:app\\n' "
@@ -48,12 +48,12 @@ def test_broken_app_disturbs_no_other(machine, apps, record):
                     "ln -s ../apps-available/broken.ini /etc/uwsgi/apps-enabled/broken.ini")
         # need-app: the vassal exits when its module does not import; the Emperor reports each
         # death and, after the second quick one, throttles the respawns.
-        stack.wait_for_log(machine, "/var/log/uwsgi/broken.log", "*** no app loaded. GAME OVER ***")
+        webstack.wait_for_log(machine, "/var/log/uwsgi/broken.log", "*** no app loaded. GAME OVER ***")
         assert ("ModuleNotFoundError: No module named 'no_such_module'"
                 in machine.out("cat /var/log/uwsgi/broken.log"))
-        stack.wait_for_log(machine, EMPEROR_LOG, "[emperor] curse the uwsgi instance broken.ini (pid: ")
-        stack.wait_for_log(machine, EMPEROR_LOG, "[emperor] removed uwsgi instance broken.ini")
-        stack.wait_for_log(machine, EMPEROR_LOG,
+        webstack.wait_for_log(machine, EMPEROR_LOG, "[emperor] curse the uwsgi instance broken.ini (pid: ")
+        webstack.wait_for_log(machine, EMPEROR_LOG, "[emperor] removed uwsgi instance broken.ini")
+        webstack.wait_for_log(machine, EMPEROR_LOG,
                            "[emperor] unloyal bad behaving vassal found: broken.ini throttling it...",
                            timeout=10)
     finally:
@@ -64,20 +64,20 @@ def test_broken_app_disturbs_no_other(machine, apps, record):
         assert (result["failed"], result["errors"]) == (0, [])
         assert result["ok"] >= 500 and not result["timed_out"]
     machine.run("rm /etc/uwsgi/apps-enabled/broken.ini")
-    stack.wait_for(lambda: not stack.vassal_processes(machine, "broken"), stack.SPEC_SECONDS)
+    webstack.wait_for(lambda: not webstack.vassal_processes(machine, "broken"), webstack.SPEC_SECONDS)
 
 
 def test_killed_emperor_reported_and_started_again(machine, apps, record):
     master = machine.out("cat /run/uwsgi-emperor/emperor.pid")
     machine.run(f"kill -9 {master}")
-    stack.wait_for(lambda: machine.run(f"kill -0 {master}", check=False).returncode == 1, 5)
+    webstack.wait_for(lambda: machine.run(f"kill -0 {master}", check=False).returncode == 1, 5)
 
     def status_not_running():
         """init script status no longer 0 (the keeper has seen its child die)"""
         result = machine.run(f"{INIT} status", check=False)
         return result if result.returncode != 0 else None
 
-    status, _ = stack.wait_for(status_not_running, 10)
+    status, _ = webstack.wait_for(status_not_running, 10)
     assert status.returncode == 1  # LSB: program is dead and the pid file exists
     assert status.stdout == "uwsgi-emperor is not running ... failed!\n"
 
@@ -87,11 +87,11 @@ def test_killed_emperor_reported_and_started_again(machine, apps, record):
     assert start.returncode == 0, start.stdout + start.stderr
     assert machine.run(f"{INIT} status", check=False).returncode == 0
     for app in ("app1", "app2"):
-        _, seconds = stack.wait_for(lambda: stack.serves(machine, app), stack.SPEC_SECONDS)
+        _, seconds = webstack.wait_for(lambda: webstack.serves(machine, app), webstack.SPEC_SECONDS)
         record(f"{app} served after start (s)", round(seconds, 2))
 
     # The old vassals go away by themselves (they lost their Emperor) ...
-    _, seconds = stack.wait_for(lambda: one_master_each(machine), 30, interval=0.5)
+    _, seconds = webstack.wait_for(lambda: one_master_each(machine), 30, interval=0.5)
     record("old vassals gone after start (s)", round(seconds, 2))
     # ... without taking the new vassals' sockets with them (vacuum), and the new ones belong
     # to the new Emperor.
@@ -103,23 +103,23 @@ def test_killed_emperor_reported_and_started_again(machine, apps, record):
     emperor = machine.out(f"ps -o pid= --ppid {new_master}").split()
     assert len(emperor) == 1
     for app in ("app1", "app2"):
-        master = stack.vassal_master(machine, app)
-        assert stack.vassal_processes(machine, app)[master][0] == int(emperor[0])
-        assert stack.serves(machine, app)
-    assert stack.uwsgi_count(machine) == 2 + 2 * 3
+        master = webstack.vassal_master(machine, app)
+        assert webstack.vassal_processes(machine, app)[master][0] == int(emperor[0])
+        assert webstack.serves(machine, app)
+    assert webstack.uwsgi_count(machine) == 2 + 2 * 3
 
 
 def test_run_dir_recreated_after_reboot(machine, apps):
     stop = machine.run(f"{INIT} stop", check=False)
     assert stop.returncode == 0, stop.stdout + stop.stderr
-    stack.wait_for(lambda: stack.uwsgi_count(machine) == 0, 30)
+    webstack.wait_for(lambda: webstack.uwsgi_count(machine) == 0, 30)
     # A reboot empties /run (a tmpfs).
     machine.run("rm -rf /run/uwsgi")
     start = machine.run(f"{INIT} start", check=False)
     assert start.returncode == 0, start.stdout + start.stderr
     assert machine.out("stat -c '%U:%G %a' /run/uwsgi") == "root:www-data 1775"
     for app in ("app1", "app2"):
-        stack.wait_for(lambda: stack.serves(machine, app), stack.SPEC_SECONDS)
+        webstack.wait_for(lambda: webstack.serves(machine, app), webstack.SPEC_SECONDS)
     assert machine.out("ls /run/uwsgi").split() == [
         "app1.fifo", "app1.sock", "app1.stats", "app2.fifo", "app2.sock", "app2.stats"]
     assert machine.out("ls /run/uwsgi-emperor").split() == [

@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-import stack
+import webstack
 import uwsgi_request
 
 APPS = ("app1",)
@@ -29,14 +29,14 @@ def test_ensite_enables_and_emperor_serves(machine):
     assert machine.out("readlink /etc/uwsgi/apps-enabled/example.ini") == "../apps-available/example.ini"
     proc = machine.run("uwsgi-ensite --wait example")
     # Up: the Emperor reports the vassal accepting and its socket is served by that vassal.
-    master = stack.vassal_master(machine, "example")
+    master = webstack.vassal_master(machine, "example")
     assert proc.stdout == ("App example already enabled\nApp example is up (its vassal, pid "
                            f"{master}, accepts requests on /run/uwsgi/example.sock).\n")
     # The example app (wsgiref's demo_app) answers on its socket.
-    response = uwsgi_request.get(machine, "/run/uwsgi/example.sock", wait=stack.SPEC_SECONDS)
+    response = uwsgi_request.get(machine, "/run/uwsgi/example.sock", wait=webstack.SPEC_SECONDS)
     assert response.startswith("HTTP/1.1 200 OK\r\n")
     assert uwsgi_request.body(response).startswith("Hello world!\n")
-    assert stack.vassal_master(machine, "example") is not None
+    assert webstack.vassal_master(machine, "example") is not None
 
 
 def test_query(machine):
@@ -48,7 +48,7 @@ def test_dissite_disables(machine):
     proc = machine.run("uwsgi-dissite example")
     assert proc.stdout == "App example disabled.\n" + HINT
     assert machine.out("ls -A /etc/uwsgi/apps-enabled") == ""
-    stack.wait_for(lambda: stack.vassal_master(machine, "example") is None, stack.SPEC_SECONDS)
+    webstack.wait_for(lambda: webstack.vassal_master(machine, "example") is None, webstack.SPEC_SECONDS)
     proc = machine.run("uwsgi-query example", check=False)
     # As a2query: 32 = disabled by the administrator (so no package re-enables it).
     assert (proc.returncode, proc.stdout) == (32, "No app matches example (disabled by site administrator)\n")
@@ -67,10 +67,10 @@ def test_newapp_app_served(machine):
     proc = machine.run("uwsgi-newapp --module app:app --chdir /srv/app1 --virtualenv /srv/app1/venv app1")
     assert proc.stdout == "wrote /etc/uwsgi/apps-available/app1.ini\nnext:\n  uwsgi-ensite app1\n"
     proc = machine.run("uwsgi-ensite --wait app1")
-    master = stack.vassal_master(machine, "app1")
+    master = webstack.vassal_master(machine, "app1")
     assert proc.stdout.endswith(f"App app1 is up (its vassal, pid {master}, accepts requests on "
                                 "/run/uwsgi/app1.sock).\n")
-    assert stack.get(machine, "app1") == (200, "Hello from app1\n")
+    assert webstack.get(machine, "app1") == (200, "Hello from app1\n")
 
 
 @pytest.mark.parametrize("name", HELPERS)

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-import stack
+import webstack
 from project import SYSTEM_TEST_LOGS as LOG_DIR, package_version, suite as suite_info
 from testbed import aptsources, roots
 
@@ -73,7 +73,7 @@ def test_piuparts_upgrade_from_debians_package(piuparts, suite):
 
 
 def test_reinstall_after_remove_keeps_admin_files(machine, deb_inside):
-    stack.enable(machine, "app1")
+    webstack.enable(machine, "app1")
     machine.run("sed -i 's/^emperor-freq = 1$/emperor-freq = 2/' /etc/uwsgi/emperor.ini")
     ini = machine.out("cat /etc/uwsgi/apps-available/app1.ini")
 
@@ -81,7 +81,7 @@ def test_reinstall_after_remove_keeps_admin_files(machine, deb_inside):
     assert "dpkg: warning" not in remove.stdout + remove.stderr
     assert machine.out("dpkg-query -W -f '${db:Status-Abbrev}' uwsgi-emperor") == "rc"
     # prerm stopped the Emperor and its vassals.
-    assert stack.uwsgi_count(machine) == 0
+    assert webstack.uwsgi_count(machine) == 0
     assert machine.out("cat /etc/uwsgi/apps-available/app1.ini") == ini
     assert machine.out("readlink /etc/uwsgi/apps-enabled/app1.ini") == "../apps-available/app1.ini"
     assert "emperor-freq = 2" in machine.out("cat /etc/uwsgi/emperor.ini")
@@ -95,4 +95,4 @@ def test_reinstall_after_remove_keeps_admin_files(machine, deb_inside):
     assert machine.out("dpkg-query -W -f '${db:Status-Abbrev}' uwsgi-emperor") == "ii"
     assert "emperor-freq = 2" in machine.out("cat /etc/uwsgi/emperor.ini")
     assert machine.out("cat /etc/uwsgi/apps-available/app1.ini") == ini
-    stack.wait_for(lambda: stack.serves(machine, "app1"), stack.SPEC_SECONDS)
+    webstack.wait_for(lambda: webstack.serves(machine, "app1"), webstack.SPEC_SECONDS)

@@ -28,7 +28,7 @@ import time
 
 import pytest
 
-import stack
+import webstack
 from project import suite as suite_info
 from testbed import nspawn
 from testbed import stack as testbed_stack
@@ -55,22 +55,22 @@ def machine(request, suite, init, deb_path, fresh_root):
         with fresh_root(request, suite, init, include=nspawn.BOOT_PACKAGES) as root:
             what = testbed_stack.prepare(root, deb_path, packages=("logrotate",))
             with nspawn.booted(root) as m:
-                logrotate = stack.install(m, "logrotate")
+                logrotate = webstack.install(m, "logrotate")
                 assert logrotate.returncode == 0, logrotate.stdout + logrotate.stderr
                 # The daily timer must not rotate behind the test's back.
                 m.run("systemctl stop logrotate.timer")
-                install = stack.install(m, what)
+                install = webstack.install(m, what)
                 assert install.returncode == 0, install.stdout + install.stderr
                 yield m
     else:
         with fresh_root(request, suite, init) as root:
-            yield stack.installed(root, stack.prepare(root, deb_path, apps=APPS))
+            yield webstack.installed(root, webstack.prepare(root, deb_path, apps=APPS))
 
 
 def enabled(machine, name):
     """NAME enabled and serving (enabled now if it was not)."""
-    if not stack.serves(machine, name):
-        stack.enable(machine, name)
+    if not webstack.serves(machine, name):
+        webstack.enable(machine, name)
 
 
 def rotated_once(machine):
@@ -100,11 +100,11 @@ def inode(machine, path):
 def test_rotation_under_load_loses_nothing(machine, record):
     """logrotate -f while 16 connections keep app1's 2 workers busy: it returns once every
     process writes to the new file, and every answered request is logged exactly once."""
-    stack.enable(machine, "app1")
-    master = stack.vassal_master(machine, "app1")
-    workers_before = set(stack.vassal_processes(machine, "app1")) - {master}
-    load = stack.Load(machine, "app1", connections=16, min_requests=3000)
-    stack.wait_for_log(machine, f"{LOGS}/app1.log", "GET /seq/200 ")
+    webstack.enable(machine, "app1")
+    master = webstack.vassal_master(machine, "app1")
+    workers_before = set(webstack.vassal_processes(machine, "app1")) - {master}
+    load = webstack.Load(machine, "app1", connections=16, min_requests=3000)
+    webstack.wait_for_log(machine, f"{LOGS}/app1.log", "GET /seq/200 ")
 
     rotate = machine.run(f"date +%s.%N; {LOGROTATE}; echo $?; date +%s.%N", check=False)
     start, status, end = rotate.stdout.split()
@@ -112,15 +112,15 @@ def test_rotation_under_load_loses_nothing(machine, record):
            round(float(end) - float(start), 2))
     # logrotate returns once every process writes to the new files.
     assert (status, rotate.stderr) == ("0", "")
-    procs = stack.vassal_processes(machine, "app1")
+    procs = webstack.vassal_processes(machine, "app1")
     assert master in procs  # the master stayed: a reopen, not a restart
     assert set(procs) - {master} and not workers_before & set(procs)  # every worker re-forked
     new_inode = inode(machine, f"{LOGS}/app1.log")
     assert {pid: stderr_file(machine, pid) for pid in procs} == {
         pid: (f"{LOGS}/app1.log", new_inode) for pid in procs}
 
-    _, seconds = stack.wait_for(
-        lambda: request_numbers(machine.out(f"cat {LOGS}/app1.log")), stack.SPEC_SECONDS)
+    _, seconds = webstack.wait_for(
+        lambda: request_numbers(machine.out(f"cat {LOGS}/app1.log")), webstack.SPEC_SECONDS)
     record("app1 request lines in the new log after logrotate returned (s)", round(seconds, 2))
     result = load.finish()
     record("requests during rotation (ok/failed)", f"{result['ok']}/{result['failed']}")
@@ -148,12 +148,12 @@ def test_new_files_and_emperor_writes_to_new_log(machine):
     assert machine.out(f"stat -c '%U:%G %a' {LOGS}/app1.log {LOGS}/emperor.log").splitlines() == [
         "www-data:www-data 640", "root:adm 640"]
     # Something the Emperor logs after the rotation: a new vassal.
-    stack.enable(machine, "app2")
-    stack.wait_for_log(machine, f"{LOGS}/emperor.log", "[emperor] vassal app2.ini has been spawned")
+    webstack.enable(machine, "app2")
+    webstack.wait_for_log(machine, f"{LOGS}/emperor.log", "[emperor] vassal app2.ini has been spawned")
     assert "app2.ini" not in machine.out(f"cat {LOGS}/emperor.log.1")
     assert request_numbers(machine.out(f"cat {LOGS}/app2.log")) == []
-    assert stack.get(machine, "app2", "/seq/5") == (200, "app2 5\n")
-    stack.wait_for_log(machine, f"{LOGS}/app2.log", "GET /seq/5 ")
+    assert webstack.get(machine, "app2", "/seq/5") == (200, "app2 5\n")
+    webstack.wait_for_log(machine, f"{LOGS}/app2.log", "GET /seq/5 ")
 
 
 @INIT_SCRIPT
@@ -165,12 +165,12 @@ def test_vassal_that_cannot_reopen_is_reported(machine, record):
     # An app with its own uid has no master fifo (its user cannot create one in /run/uwsgi):
     # nothing can make it reopen. logrotate must say so, and its lines must not be lost.
     machine.run("cat > /etc/uwsgi/apps-available/app3.ini",
-                input=stack.app_ini("app3") + "uid = nobody\ngid = nogroup\n")
+                input=webstack.app_ini("app3") + "uid = nobody\ngid = nogroup\n")
     machine.run("uwsgi-ensite -q app3")
-    stack.wait_for(lambda: stack.serves(machine, "app3"), stack.SPEC_SECONDS)
-    assert stack.get(machine, "app3", "/seq/1") == (200, "app3 1\n")
-    stack.wait_for_log(machine, f"{LOGS}/app3.log", "GET /seq/1 ")
-    app3 = sorted(stack.vassal_processes(machine, "app3"))
+    webstack.wait_for(lambda: webstack.serves(machine, "app3"), webstack.SPEC_SECONDS)
+    assert webstack.get(machine, "app3", "/seq/1") == (200, "app3 1\n")
+    webstack.wait_for_log(machine, f"{LOGS}/app3.log", "GET /seq/1 ")
+    app3 = sorted(webstack.vassal_processes(machine, "app3"))
 
     rotate = machine.run(LOGROTATE, check=False)
     record("logrotate with a vassal that cannot reopen (exit status)", rotate.returncode)
@@ -185,11 +185,11 @@ def test_vassal_that_cannot_reopen_is_reported(machine, record):
     # The others reopened all the same.
     for app in ("app1", "app2"):
         new_inode = inode(machine, f"{LOGS}/{app}.log")
-        for pid in stack.vassal_processes(machine, app):
+        for pid in webstack.vassal_processes(machine, app):
             assert stderr_file(machine, pid) == (f"{LOGS}/{app}.log", new_inode)
     # app3 keeps serving and logging, into the rotated file: no line lost.
-    assert stack.get(machine, "app3", "/seq/2") == (200, "app3 2\n")
-    stack.wait_for_log(machine, f"{LOGS}/app3.log.1", "GET /seq/2 ")
+    assert webstack.get(machine, "app3", "/seq/2") == (200, "app3 2\n")
+    webstack.wait_for_log(machine, f"{LOGS}/app3.log.1", "GET /seq/2 ")
     assert request_numbers(machine.out(f"cat {LOGS}/app3.log.1")) == [1, 2]
     assert request_numbers(machine.out(f"cat {LOGS}/app3.log")) == []
 

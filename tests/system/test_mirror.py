@@ -67,7 +67,7 @@ def fleet_host(suite, tmp_path_factory, mirror):
     root = client_root(suite, tmp_path_factory.mktemp(f"{suite}-fleet-host") / "root",
                        mirror["files"], mirror["url"])
     # Without the shared apt cache: the package must come from the mirror, not a cache.
-    machine = root.machine(net=False, caches=False)
+    machine = root.machine(offline=False, caches=False)
     machine.run("apt-get update -q")
     yield machine
     root.discard()
@@ -166,7 +166,7 @@ def wary_host(suite, tmp_path_factory, mirror):
     """A second clean root, for the repositories apt must refuse."""
     root = client_root(suite, tmp_path_factory.mktemp(f"{suite}-wary-host") / "root",
                        mirror["files"], mirror["url"])
-    machine = root.machine(net=False)
+    machine = root.machine(offline=False)
     yield root, machine
     root.discard()
 

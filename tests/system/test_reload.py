@@ -4,7 +4,7 @@ be zero: the vassal master keeps its socket, only the workers are replaced)."""
 
 import pytest
 
-import stack
+import webstack
 
 APPS = ("app1",)
 INIT = "/etc/init.d/uwsgi-emperor"
@@ -12,42 +12,42 @@ EMPEROR_LOG = "/var/log/uwsgi/emperor.log"
 
 
 def workers(machine, name):
-    master = stack.vassal_master(machine, name)
-    return master, {pid for pid, (ppid, _) in stack.vassal_processes(machine, name).items()
+    master = webstack.vassal_master(machine, name)
+    return master, {pid for pid, (ppid, _) in webstack.vassal_processes(machine, name).items()
                     if ppid == master}
 
 
 def reload_under_load(machine, record, what, action):
     master, before = workers(machine, "app1")
     reloads = machine.out(f"grep -c 'reload the uwsgi instance app1.ini' {EMPEROR_LOG}", check=False)
-    load = stack.Load(machine, "app1", connections=16, min_requests=3000)
+    load = webstack.Load(machine, "app1", connections=16, min_requests=3000)
     try:
-        stack.wait_for(lambda: "GET /seq/500 " in machine.out("cat /var/log/uwsgi/app1.log"), 10)
+        webstack.wait_for(lambda: "GET /seq/500 " in machine.out("cat /var/log/uwsgi/app1.log"), 10)
         # The Emperor compares mtimes in whole seconds: a touch in the same second as the
         # ini's last change goes unnoticed. Wait for the next second first.
-        stack.wait_for(lambda: machine.run(
+        webstack.wait_for(lambda: machine.run(
             "test $(date +%s) -gt $(stat -L -c %Y /etc/uwsgi/apps-enabled/app1.ini)",
             check=False).returncode == 0, 2)
         machine.run(action)
-        stack.wait_for(lambda: machine.out(f"grep -c 'reload the uwsgi instance app1.ini' "
+        webstack.wait_for(lambda: machine.out(f"grep -c 'reload the uwsgi instance app1.ini' "
                                            f"{EMPEROR_LOG}", check=False) != reloads, 10)
 
         def replaced():
             """app1's master has two workers, none of the ones before the reload"""
             now_master, now = workers(machine, "app1")
             return now_master == master and len(now) == 2 and not now & before
-        _, seconds = stack.wait_for(replaced, 30, interval=0.2)
+        _, seconds = webstack.wait_for(replaced, 30, interval=0.2)
         record(f"{what}: workers replaced after (s)", round(seconds, 2))
     finally:
         result = load.finish()
     record(f"{what}: requests over 16 connections (ok/failed)", f"{result['ok']}/{result['failed']}")
     assert (result["failed"], result["errors"]) == (0, [])
     assert result["ok"] >= 3000 and not result["timed_out"]
-    assert stack.serves(machine, "app1")
+    assert webstack.serves(machine, "app1")
 
 
 def test_touch_ini_under_load(machine, record):
-    stack.enable(machine, "app1")
+    webstack.enable(machine, "app1")
     reload_under_load(machine, record, "touch app1.ini", "touch /etc/uwsgi/apps-available/app1.ini")
 
 
@@ -71,12 +71,12 @@ def test_many_reloads_of_single_threaded_workers_lose_nothing(machine, record, c
     connections the workers are always busy; at 2 they are mostly idle, and a connection
     wakes one of them alone (wake-one-worker.patch): one that gets the SIGHUP before its
     accept() must leave the connection to a worker that serves it."""
-    stack.enable(machine, "app1")
+    webstack.enable(machine, "app1")
     log = machine.out("cat /var/log/uwsgi/app1.log")
     assert "(pid: " in log and "cores: 1)" in log and "cores: 2)" not in log
-    load = stack.Load(machine, "app1", connections=connections, max_seconds=600, min_requests=3000)
+    load = webstack.Load(machine, "app1", connections=connections, max_seconds=600, min_requests=3000)
     try:
-        stack.wait_for(lambda: "GET /seq/500 " in machine.out("cat /var/log/uwsgi/app1.log"), 10)
+        webstack.wait_for(lambda: "GET /seq/500 " in machine.out("cat /var/log/uwsgi/app1.log"), 10)
         for i in range(RELOADS):
             master, before = workers(machine, "app1")
             if i % 2:
@@ -87,7 +87,7 @@ def test_many_reloads_of_single_threaded_workers_lose_nothing(machine, record, c
             def replaced():
                 now_master, now = workers(machine, "app1")
                 return now_master == master and len(now) == 2 and not now & before
-            stack.wait_for(replaced, 30, interval=0.05)
+            webstack.wait_for(replaced, 30, interval=0.05)
     finally:
         result = load.finish()
     record(f"{RELOADS} reloads, one thread a worker: requests over {connections} connections "

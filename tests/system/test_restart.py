@@ -96,7 +96,7 @@ def machine(suite, init, deb_path, tmp_path_factory):
             with nspawn.booted(root) as m:
                 yield serve_two_apps(m, what, init)
         else:
-            m = root.machine(net=True)
+            m = root.machine(offline=True)
             yield serve_two_apps(m, what, init)
             root.stop_all()
     finally:

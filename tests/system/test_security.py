@@ -35,7 +35,7 @@ import shlex
 
 import pytest
 
-import stack
+import webstack
 import uwsgi_request
 from project import suite as suite_info
 from testbed import nspawn
@@ -151,7 +151,7 @@ def machine(request, suite, init, deb_path, fresh_root):
                 yield m
     else:
         with fresh_root(request, suite, init) as root:
-            yield stack.installed(root, stack.prepare(root, deb_path))
+            yield webstack.installed(root, webstack.prepare(root, deb_path))
 
 
 def set_up(machine, running=True):
@@ -190,11 +190,11 @@ def respawned_master(machine, name, old, timeout=30):
     def new_master():
         """a new vassal master"""
         try:
-            master = stack.vassal_master(machine, name)
+            master = webstack.vassal_master(machine, name)
         except AssertionError:  # the killed master's workers are still on their way out
             return None
         return master if master not in (None, old) else None
-    return stack.wait_for(new_master, timeout)[0]
+    return webstack.wait_for(new_master, timeout)[0]
 
 
 def accepting(machine, name):
@@ -242,14 +242,14 @@ def test_log_symlink_swap_and_respawn_appends_nothing_to_root_files(machine):
         mv -f /var/log/uwsgi/app2.log /var/log/uwsgi/app2.old
         ln -s {secret('log')} /var/log/uwsgi/app2.log""")
     # Its own vassal, killed: the Emperor respawns it as root, which opens the log again.
-    old = stack.vassal_master(machine, "app1")
+    old = webstack.vassal_master(machine, "app1")
     assert as_www_data(machine, f"kill -9 {old}").returncode == 0
     respawned_master(machine, "app1", old)
-    stack.wait_for(lambda: accepting(machine, "app1"), 10)
+    webstack.wait_for(lambda: accepting(machine, "app1"), 10)
     # And the Emperor itself opens its log again when it starts.
     restart = machine.run(f"{INIT} restart", check=False)
     assert restart.returncode == 0, restart.stdout + restart.stderr
-    stack.wait_for(lambda: accepting(machine, "app1") and accepting(machine, "app2"), 10)
+    webstack.wait_for(lambda: accepting(machine, "app1") and accepting(machine, "app2"), 10)
     assert secret_state(machine, "log") == UNTOUCHED
     assert machine.out("find /var/log/uwsgi -type l") == ""
     assert "Permission denied" in attack.stderr
@@ -265,7 +265,7 @@ def test_symlinks_over_pid_and_stats_paths_change_nothing(machine):
         done""")
     restart = machine.run(f"{INIT} restart", check=False)
     assert restart.returncode == 0, restart.stdout + restart.stderr
-    stack.wait_for(lambda: accepting(machine, "app1"), 10)
+    webstack.wait_for(lambda: accepting(machine, "app1"), 10)
     assert secret_state(machine, "pid") == UNTOUCHED
     # root's own files are in place, none of them a link.
     assert machine.out("find /run/uwsgi-emperor -type l") == ""
@@ -280,8 +280,8 @@ def test_forged_pid_file_does_not_steer_stop(machine):
     and every vassal, not signal the victim and leave the Emperor running."""
     set_up(machine)
     # After the restart above, the old Emperor's vassals may still be on their way out.
-    stack.wait_for(lambda: len(stack.vassal_processes(machine, "app2")) == 3, 60)
-    victim = stack.vassal_master(machine, "app2")
+    webstack.wait_for(lambda: len(webstack.vassal_processes(machine, "app2")) == 3, 60)
+    victim = webstack.vassal_master(machine, "app2")
     attack = as_www_data(machine, f"""
         for p in {OLD_PIDFILE} {PIDFILE}; do
             echo {victim} > "$p.new" && mv -fT "$p.new" "$p"
@@ -289,7 +289,7 @@ def test_forged_pid_file_does_not_steer_stop(machine):
         done""")
     stop = machine.run(f"{INIT} stop", check=False)
     assert stop.returncode == 0, stop.stdout + stop.stderr
-    stack.wait_for(lambda: stack.uwsgi_count(machine) == 0, 30)
+    webstack.wait_for(lambda: webstack.uwsgi_count(machine) == 0, 30)
     assert "Permission denied" in attack.stderr
 
 
@@ -298,7 +298,7 @@ def test_status_codes(machine):
     """LSB status from the pid file's process: the packaged uwsgi, run by root."""
     set_up(machine, running=False)
     machine.run(f"{INIT} stop")
-    stack.wait_for(lambda: stack.uwsgi_count(machine) == 0, 30)
+    webstack.wait_for(lambda: webstack.uwsgi_count(machine) == 0, 30)
     # Stopped: no pid file, not running.
     status = machine.run(f"{INIT} status", check=False)
     assert (status.returncode, status.stdout) == (3, "uwsgi-emperor is not running ... failed!\n")
@@ -306,7 +306,7 @@ def test_status_codes(machine):
     # stale file whose pid was reused) is "dead, pid file exists", never "running".
     other = machine.popen("exec sleep 300")
     try:
-        pid = stack.wait_for(lambda: machine.out("pgrep -x -n sleep", check=False), 5)[0]
+        pid = webstack.wait_for(lambda: machine.out("pgrep -x -n sleep", check=False), 5)[0]
         # (Both the old and the new place: the test means the same on the old layout.)
         machine.run(f"mkdir -p /run/uwsgi-emperor && echo {pid} > {PIDFILE} "
                     f"&& echo {pid} > {OLD_PIDFILE}")
@@ -328,7 +328,7 @@ def test_status_codes(machine):
     assert start.returncode == 0, start.stdout + start.stderr
     status = machine.run(f"{INIT} status", check=False)
     assert (status.returncode, status.stdout) == (0, "uwsgi-emperor is running.\n")
-    stack.wait_for(lambda: accepting(machine, "app1") and accepting(machine, "app2"), 10)
+    webstack.wait_for(lambda: accepting(machine, "app1") and accepting(machine, "app2"), 10)
 
 
 FAKE_STATS = """
@@ -361,7 +361,7 @@ def test_forged_stats_socket_does_not_fool_wait(machine):
     app1 is up: uwsgi-ensite --wait must still say no Emperor runs."""
     set_up(machine, running=False)
     machine.run(f"{INIT} stop")
-    stack.wait_for(lambda: stack.uwsgi_count(machine) == 0, 30)
+    webstack.wait_for(lambda: webstack.uwsgi_count(machine) == 0, 30)
     machine.run("cat > /tmp/fake-stats.py", input=FAKE_STATS)
     fake = machine.popen("exec setpriv --reuid=www-data --regid=www-data --init-groups -- "
                          f"/usr/bin/python3 /tmp/fake-stats.py {OLD_STATS} {STATS} "
@@ -375,7 +375,7 @@ def test_forged_stats_socket_does_not_fool_wait(machine):
         machine.run("pkill -f /tmp/fake-stats.py", check=False)
         fake.communicate(timeout=10)
     machine.run(f"rm -f {OLD_STATS} /run/uwsgi/app1.sock && {INIT} start")
-    stack.wait_for(lambda: accepting(machine, "app1"), 10)
+    webstack.wait_for(lambda: accepting(machine, "app1"), 10)
 
 
 RACER = """
@@ -400,10 +400,10 @@ def some_master(machine, name):
     def master():
         """a vassal master"""
         try:
-            return stack.vassal_master(machine, name)
+            return webstack.vassal_master(machine, name)
         except AssertionError:  # a killed master's workers are still on their way out
             return None
-    return stack.wait_for(master, 60)[0]
+    return webstack.wait_for(master, 60)[0]
 
 
 @INIT_SCRIPT
@@ -426,7 +426,7 @@ def test_socket_chown_race(machine, record):
     # The race over, the app comes back with a socket of its own.
     machine.run("rm -f /run/uwsgi/app1.sock.race")
     as_www_data(machine, f"kill -9 {some_master(machine, 'app1')}")
-    stack.wait_for(lambda: accepting(machine, "app1"), 60)
+    webstack.wait_for(lambda: accepting(machine, "app1"), 60)
     assert machine.out("stat -c '%U:%G %a %F' /run/uwsgi/app1.sock") == "root:www-data 660 socket"
     assert secret_state(machine, "race") == UNTOUCHED
     # The socket, once bound by the master running as root, is root's until the chown:
@@ -472,15 +472,15 @@ def test_upgrade_script_trusts_no_pid_file_and_no_process_of_www_data(machine):
     2.0.31-5 script did both, and its line landed in the root-only file within a few runs."""
     set_up(machine, running=False)
     machine.run(f"{INIT} stop")
-    stack.wait_for(lambda: stack.uwsgi_count(machine) == 0, 30)
+    webstack.wait_for(lambda: webstack.uwsgi_count(machine) == 0, 30)
     machine.run("cat > /tmp/flipper.py", input=FLIPPER)
     forged = www_data_popen(machine, f"env SECRET={secret('upgrade-race')} {UWSGI} "
                             "--socket /tmp/flipper.sock --wsgi-file /tmp/flipper.py "
                             "--enable-threads --env 'X=--ini /etc/uwsgi/emperor.ini'")
     try:
-        pid = stack.wait_for(lambda: machine.out(
+        pid = webstack.wait_for(lambda: machine.out(
             "pgrep -u www-data -f flipper.sock", check=False), 10)[0]
-        stack.wait_for(lambda: machine.run(f"test -e /proc/{pid}/fd/100", check=False)
+        webstack.wait_for(lambda: machine.run(f"test -e /proc/{pid}/fd/100", check=False)
                        .returncode == 0, 10)
         attack = as_www_data(machine, f"echo {pid} > {OLD_PIDFILE}")
         assert attack.returncode == 0, attack.stderr
@@ -494,7 +494,7 @@ def test_upgrade_script_trusts_no_pid_file_and_no_process_of_www_data(machine):
         forged.communicate(timeout=30)
         machine.run(f"rm -f {OLD_PIDFILE} /tmp/flipper.sock")
         machine.run(f"{INIT} start")
-    stack.wait_for(lambda: accepting(machine, "app1") and accepting(machine, "app2"), 30)
+    webstack.wait_for(lambda: accepting(machine, "app1") and accepting(machine, "app2"), 30)
     # The real Emperor running, the same script finds it and writes its line to its log.
     run = machine.run("/usr/lib/uwsgi-emperor/reload-after-upgrade 2.0.31-4 2.0.31-5")
     master = machine.out(f"cat {PIDFILE}")
@@ -503,7 +503,7 @@ def test_upgrade_script_trusts_no_pid_file_and_no_process_of_www_data(machine):
     assert ("[uwsgi-emperor 2.0.31-5] upgraded from 2.0.31-4: every app is reloaded gracefully"
             in machine.out("cat /var/log/uwsgi/emperor.log"))
     assert emperor_masters(machine) == [int(master)]
-    stack.wait_for(lambda: accepting(machine, "app1") and accepting(machine, "app2"), 30)
+    webstack.wait_for(lambda: accepting(machine, "app1") and accepting(machine, "app2"), 30)
 
 
 # A www-data process that holds a log logrotate moves, shows a forged line as its command
@@ -538,7 +538,7 @@ def test_logrotate_finishes_whatever_a_www_data_process_does(machine, record):
     forker = www_data_popen(machine, f"{UWSGI} --pyrun /tmp/forker.py "
                                      f"--env \"X=$(printf '{FORGED_TITLE}')\"")
     try:
-        stack.wait_for(lambda: machine.run("test -e /tmp/forker.ready", check=False)
+        webstack.wait_for(lambda: machine.run("test -e /tmp/forker.ready", check=False)
                        .returncode == 0, 30)
         start = machine.out("date +%s.%N")
         rotate = machine.run("timeout 300 logrotate -f /etc/logrotate.d/uwsgi-emperor",
@@ -560,7 +560,7 @@ def test_logrotate_finishes_whatever_a_www_data_process_does(machine, record):
     assert "\\x1b]0;owned\\x07\\x1b[2J\\x0duwsgi-emperor: every log reopened" in problem
     assert "\x1b" not in rotate.stderr and "\r" not in rotate.stderr
     for name in ("app1", "app2"):
-        stack.wait_for(lambda: accepting(machine, name), 30)
+        webstack.wait_for(lambda: accepting(machine, name), 30)
 
 
 # An app that prints terminal escapes and a forged success line into its own log, then fails.
@@ -703,7 +703,7 @@ def test_upgrade_from_the_old_layout_fixes_it(machine):
     assert len(masters) == 1 and masters != [master], masters
     [new] = masters
     assert machine.out(f"cat {PIDFILE}") == str(new)
-    stack.wait_for(lambda: accepting(machine, "app1") and accepting(machine, "app2"), 30)
+    webstack.wait_for(lambda: accepting(machine, "app1") and accepting(machine, "app2"), 30)
     assert secret_state(machine, "upgrade") == UNTOUCHED
 
 
@@ -785,7 +785,7 @@ def test_common_web_app_works_under_the_sandbox(machine):
     assert machine.out("cat /srv/webapp/data/out") == "written by the app"
     assert machine.out("stat -c %U /srv/webapp/data/out") == "www-data"
     # The mail was queued by postdrop and delivered locally.
-    stack.wait_for(lambda: "Subject: uwsgi-security-test" in machine.out(
+    webstack.wait_for(lambda: "Subject: uwsgi-security-test" in machine.out(
         "cat /var/mail/root", check=False), 30)
 
 

@@ -7,29 +7,29 @@ location /static/ alias) in front of the Emperor's vassals; each app has its own
 
 import re
 
-import stack
+import webstack
 
 APPS = ("app1", "app2")
 SPEC_SECONDS = 5  # the issue: served within 5 s of uwsgi-ensite
 
 
 def test_app1_served_through_nginx(machine, record):
-    stack.add_app(machine, "app1")
+    webstack.add_app(machine, "app1")
     machine.run("uwsgi-ensite app1")
-    _, seconds = stack.wait_for(lambda: stack.serves(machine, "app1"), SPEC_SECONDS)
+    _, seconds = webstack.wait_for(lambda: webstack.serves(machine, "app1"), SPEC_SECONDS)
     record("app1 served after ensite (s)", round(seconds, 2))
-    assert stack.get(machine, "app1", "/seq/7") == (200, "app1 7\n")
+    assert webstack.get(machine, "app1", "/seq/7") == (200, "app1 7\n")
 
 
 def test_static_file_served_by_nginx(machine):
-    assert stack.get(machine, "app1", "/static/hello.txt") == (200, "static file of app1\n")
+    assert webstack.get(machine, "app1", "/static/hello.txt") == (200, "static file of app1\n")
     # nginx answered it: the vassal's log has no such request.
     assert "/static/hello.txt" not in machine.out("cat /var/log/uwsgi/app1.log")
 
 
 def test_vassal_runs_as_www_data(machine):
-    procs = stack.vassal_processes(machine, "app1")
-    master = stack.vassal_master(machine, "app1")
+    procs = webstack.vassal_processes(machine, "app1")
+    master = webstack.vassal_master(machine, "app1")
     workers = [pid for pid, (ppid, _) in procs.items() if ppid == master]
     assert len(workers) == 2  # processes = 2 from the vassal defaults
     assert {user for _, user in procs.values()} == {"www-data"}
@@ -61,8 +61,8 @@ def test_a_new_connection_wakes_one_idle_worker(machine):
     inode = machine.out("awk '$8 == \"/run/uwsgi/app1.sock\" && $4 == \"00010000\" "
                         "{print $7}' /proc/net/unix")
     assert inode.isdigit(), inode
-    master = stack.vassal_master(machine, "app1")
-    workers = stack.workers(stack.vassal_processes(machine, "app1"), master)
+    master = webstack.vassal_master(machine, "app1")
+    workers = webstack.workers(webstack.vassal_processes(machine, "app1"), master)
     assert len(workers) == 2
     for pid in workers:
         queues = machine.out(
@@ -75,11 +75,11 @@ def test_a_new_connection_wakes_one_idle_worker(machine):
 
 
 def test_two_apps_each_on_its_own_socket_and_log(machine):
-    stack.add_app(machine, "app2")
+    webstack.add_app(machine, "app2")
     machine.run("uwsgi-ensite app2")
-    stack.wait_for(lambda: stack.serves(machine, "app2"), SPEC_SECONDS)
-    assert stack.get(machine, "app1", "/") == (200, "Hello from app1\n")
-    assert stack.get(machine, "app2", "/seq/3") == (200, "app2 3\n")
+    webstack.wait_for(lambda: webstack.serves(machine, "app2"), SPEC_SECONDS)
+    assert webstack.get(machine, "app1", "/") == (200, "Hello from app1\n")
+    assert webstack.get(machine, "app2", "/seq/3") == (200, "app2 3\n")
     # The article's tree.
     assert machine.out("ls /run/uwsgi").split() == [
         "app1.fifo", "app1.sock", "app1.stats", "app2.fifo", "app2.sock", "app2.stats"]
@@ -97,5 +97,5 @@ def test_two_apps_each_on_its_own_socket_and_log(machine):
     # files 0640: not world-readable) and hands the open file to its user (logfile-chown):
     # the app's from the first line, so it can reopen it after a rotation.
     assert machine.out("stat -c '%U:%G %a' /var/log/uwsgi/app2.log") == "www-data:www-data 640"
-    masters = {stack.vassal_master(machine, "app1"), stack.vassal_master(machine, "app2")}
+    masters = {webstack.vassal_master(machine, "app1"), webstack.vassal_master(machine, "app2")}
     assert None not in masters and len(masters) == 2

@@ -16,7 +16,7 @@ import shlex
 
 import pytest
 
-import stack
+import webstack
 from helper_deb import helper_deb_file
 from testbed import nspawn, roots
 from testbed import stack as testbed_stack
@@ -147,10 +147,10 @@ def requests_of(m, name):
 
 def test_status_view(apps, suite):
     m = apps
-    found = stack.wait_for(lambda: settled(m), WAIT)[0]
+    found = webstack.wait_for(lambda: settled(m), WAIT)[0]
     good, crashy, busy = found["good"], found["crashy"], found["busy"]
-    assert (good["pid"], busy["pid"]) == (stack.vassal_master(m, "good"),
-                                          stack.vassal_master(m, "busy"))
+    assert (good["pid"], busy["pid"]) == (webstack.vassal_master(m, "good"),
+                                          webstack.vassal_master(m, "busy"))
     assert (good["uid"], good["workers"], good["exceptions"], good["zergs"],
             good["stats_problem"], good["listen_queue"], good["listen_backlog"]) == (
         33, {"idle": 2}, 0, 0, None, 0, 100)
@@ -161,7 +161,7 @@ def test_status_view(apps, suite):
     before = requests_of(m, "good")
     send(m, "good", 7)
     # The counter is raised after the response is written: waited for, then exact.
-    stack.wait_for(lambda: requests_of(m, "good") >= before + 7, WAIT)
+    webstack.wait_for(lambda: requests_of(m, "good") >= before + 7, WAIT)
     assert requests_of(m, "good") == before + 7
 
     view = m.run("uwsgi-query --status", check=False)
@@ -190,7 +190,7 @@ def test_status_view(apps, suite):
 
 def test_check(apps):
     m = apps
-    stack.wait_for(lambda: settled(m), WAIT)
+    webstack.wait_for(lambda: settled(m), WAIT)
     good = requests_of(m, "good")
     done = m.run("uwsgi-query --check", check=False)
     print(done.stdout)
@@ -245,7 +245,7 @@ def test_exporter_layout(apps, record):
     assert m.out(f"grep -v '^#' /etc/default/{EXPORTER} | grep ARGS") == 'ARGS=""'
     # Started by its init script as the prometheus user, Debian's defaults (ARGS="").
     assert m.out(f"ps -o user= -C {EXPORTER}") == "prometheus"
-    first = stack.wait_for(lambda: m.run("python3 -", input=SCRAPE, check=False), WAIT)[0]
+    first = webstack.wait_for(lambda: m.run("python3 -", input=SCRAPE, check=False), WAIT)[0]
     record("node exporter with its defaults answers", first.returncode == 0)
     print("defaults:", first.stderr.splitlines()[-1:], m.out(
         f"grep -m1 -A4 '^panic' /var/log/prometheus/{EXPORTER}.log", check=False))
@@ -254,19 +254,19 @@ def test_exporter_layout(apps, record):
     # and nothing but the textfile series is asserted.
     m.run(f"echo 'ARGS=\"--web.listen-address=127.0.0.1:9100 --collector.disable-defaults "
           f"--collector.textfile\"' > /etc/default/{EXPORTER} && /etc/init.d/{EXPORTER} restart")
-    stack.wait_for(lambda: m.run("python3 -", input=SCRAPE, check=False).returncode == 0, WAIT)
+    webstack.wait_for(lambda: m.run("python3 -", input=SCRAPE, check=False).returncode == 0, WAIT)
     assert m.out(f"ps -o user= -C {EXPORTER}") == "prometheus"
 
 
 def test_metrics_scraped_from_the_node_exporter(apps):
     m = apps
-    stack.wait_for(lambda: settled(m), WAIT)
+    webstack.wait_for(lambda: settled(m), WAIT)
     command = exec_start(m)
     m.run(command)
     assert m.out(f"stat -c '%U:%G %a' {TEXTFILE_DIR}/uwsgi-emperor.prom") == "root:root 644"
     assert m.out(f"ls -A {TEXTFILE_DIR}") == "uwsgi-emperor.prom"
     print(m.out(f"cat {TEXTFILE_DIR}/uwsgi-emperor.prom"))
-    series = stack.wait_for(lambda: (s := scrape(m)) and "uwsgi_emperor_up" in s and s, WAIT)[0]
+    series = webstack.wait_for(lambda: (s := scrape(m)) and "uwsgi_emperor_up" in s and s, WAIT)[0]
     assert series["uwsgi_emperor_up"] == 1
     assert series["uwsgi_emperor_vassals"] >= 2
     for name, up in (("good", 1), ("busy", 1), ("crashy", 0)):
@@ -282,9 +282,9 @@ def test_metrics_scraped_from_the_node_exporter(apps):
     before = series['uwsgi_app_requests_total{app="good"}']
     assert before == requests_of(m, "good")
     send(m, "good", 5)
-    stack.wait_for(lambda: requests_of(m, "good") >= before + 5, WAIT)
+    webstack.wait_for(lambda: requests_of(m, "good") >= before + 5, WAIT)
     m.run(command)
-    after = stack.wait_for(
+    after = webstack.wait_for(
         lambda: scrape(m).get('uwsgi_app_requests_total{app="good"}', before) != before
         and scrape(m), WAIT)[0]
     assert after['uwsgi_app_requests_total{app="good"}'] - before == 5
@@ -297,9 +297,9 @@ def as_www_data(m, script):
 
 def test_www_data_cannot_make_them_lie(apps):
     m = apps
-    stack.wait_for(lambda: settled(m), WAIT)
+    webstack.wait_for(lambda: settled(m), WAIT)
     real = requests_of(m, "good")
-    good_pid = stack.vassal_master(m, "good")
+    good_pid = webstack.vassal_master(m, "good")
     fake = as_www_data(m, FAKE_STATS)
     try:
         fake_pid = int(fake.stdout.readline())
@@ -331,7 +331,7 @@ def test_www_data_cannot_make_them_lie(apps):
         """good's own stats server is read again"""
         good = by_name(status_json(m, "good"))["good"]
         return good["stats_problem"] is None and good["requests"] is not None and good
-    good = stack.wait_for(believed_again, WAIT)[0]
+    good = webstack.wait_for(believed_again, WAIT)[0]
     assert good["state"] in ("running", "starting") and good["requests"] <= real
 
 def test_without_the_emperor_an_apps_log_is_shown_escaped(apps):
@@ -425,7 +425,7 @@ def test_timer_writes_the_textfile_under_systemd(systemd_host, record):
         text = m.out(f"cat {TEXTFILE_DIR}/uwsgi-emperor.prom", check=False)
         return 'uwsgi_app_requests_total{app="good"} 3' in text.splitlines() and text
     # Every 15 s: two runs at the most.
-    text = stack.wait_for(written, 40, interval=1)[0]
+    text = webstack.wait_for(written, 40, interval=1)[0]
     lines = text.splitlines()
     assert "uwsgi_emperor_up 1" in lines
     assert 'uwsgi_app_up{app="good"} 1' in lines
@@ -437,6 +437,6 @@ def test_timer_writes_the_textfile_under_systemd(systemd_host, record):
     found = re.search(r"Overall exposure level for uwsgi-emperor-metrics.service: ([\d.]+)", out)
     record("systemd-analyze security of the metrics service", found and float(found[1]))
     # And Debian's node exporter, under its own unit, serves them (textfile collector).
-    served = stack.wait_for(
+    served = webstack.wait_for(
         lambda: scrape(m).get('uwsgi_app_requests_total{app="good"}') == 3, WAIT)
     assert served

@@ -38,7 +38,7 @@ import shlex
 
 import pytest
 
-import stack
+import webstack
 from project import suite as suite_info
 from testbed import debtools, nspawn
 from testbed import stack as testbed_stack
@@ -86,13 +86,13 @@ def machine(request, suite, init, deb_path, old_deb, fresh_root):
     needs for both .debs was downloaded before the boot)."""
     include = nspawn.BOOT_PACKAGES if init == "systemd" else None
     with fresh_root(request, suite, init, include=include) as root:
-        new_deb = stack.stage_deb(root, deb_path)
+        new_deb = webstack.stage_deb(root, deb_path)
         if init == "systemd":
             what = testbed_stack.prepare(root, old_deb, packages=PACKAGES)
             (root.path / "srv/app1").mkdir(parents=True)
             (root.path / "srv/app1/app.py").write_text(SEQ_APP)
             with nspawn.booted(root) as m:
-                install = stack.install(m, what)
+                install = webstack.install(m, what)
                 assert install.returncode == 0, install.stdout + install.stderr
                 site = NGINX_SITE.read_text().replace("@NAME@", "app1")
                 m.run("cat > /etc/nginx/sites-available/app1", input=site)
@@ -104,8 +104,8 @@ def machine(request, suite, init, deb_path, old_deb, fresh_root):
                 assert "App app1 is up" in m.out("uwsgi-ensite --wait app1")
                 yield staged(m, UNIT_APPS, lower_version(deb_path), what, new_deb)
         else:
-            what = stack.prepare(root, old_deb, apps=APPS)
-            m = stack.installed(root, what)
+            what = webstack.prepare(root, old_deb, apps=APPS)
+            m = webstack.installed(root, what)
             yield staged(m, APPS, lower_version(deb_path), what, new_deb)
 
 
@@ -165,8 +165,8 @@ def apt_install(init, args):
 def enabled(machine):
     """Every app of the root enabled and served (enabled now when it was not)."""
     for app in machine.apps:
-        if not stack.serves(machine, app):
-            stack.enable(machine, app)
+        if not webstack.serves(machine, app):
+            webstack.enable(machine, app)
 
 
 def at_version(machine, init, deb, old):
@@ -189,7 +189,7 @@ def test_upgrade_under_load_drops_no_request(machine, init, record):
     assert version(machine) == machine.old_version
     if init == "init-script":
         for app in apps:
-            stack.enable(machine, app)
+            webstack.enable(machine, app)
     before = wait_settled(machine, apps)
     keeper = the_keeper(machine, init, before)
     assert len(split(before)[0]) == 2 and not on_deleted_binary(before)
@@ -223,7 +223,7 @@ def test_upgrade_under_load_drops_no_request(machine, init, record):
     assert "keeps running the previous binary" not in output
     assert f"[uwsgi-emperor {new_version}] {notice}" in machine.out(f"cat {EMPEROR_LOG}")
     for app in apps:
-        assert stack.serves(machine, app)
+        assert webstack.serves(machine, app)
     if init == "systemd":
         # needrestart (batch mode) names no service of the package: nothing runs old code.
         batch = machine.out("needrestart -b -r l")
@@ -250,7 +250,7 @@ def test_init_script_restart_under_load_drops_no_request(machine, record):
     assert keeper_pid(machine) == keeper
     assert_restarted(before, after, APPS, keeper)
     for app in APPS:
-        assert stack.serves(machine, app)
+        assert webstack.serves(machine, app)
 
 
 @SYSTEMD
@@ -286,7 +286,7 @@ def test_systemctl_restart_under_load_drops_no_request(machine, record):
     new_keeper = assert_keeper_is_main(machine, after)
     assert new_keeper not in (keeper, 0)
     assert_restarted(before, after, UNIT_APPS, new_keeper)
-    assert stack.serves(machine, "app1")
+    assert webstack.serves(machine, "app1")
 
 
 def test_downgrade_under_load_drops_no_request(machine, init, record):
@@ -317,7 +317,7 @@ def test_downgrade_under_load_drops_no_request(machine, init, record):
     assert f"[uwsgi-emperor {machine.old_version}] {restarted_notice(newer)}" in machine.out(
         f"cat {EMPEROR_LOG}")
     for app in apps:
-        assert stack.serves(machine, app)
+        assert webstack.serves(machine, app)
 
 
 @INIT_SCRIPT
@@ -351,7 +351,7 @@ def test_upgrade_where_policy_forbids_the_restart_says_so(machine, record):
     assert sorted(procs) == sorted(before)
     assert on_deleted_binary(procs) == sorted(procs)
     for app in APPS:
-        assert stack.serves(machine, app)
+        assert webstack.serves(machine, app)
 
     keeper = keeper_pid(machine)
     restart, result = under_load(machine, APPS, f"{INIT} restart")

@@ -10,8 +10,8 @@ import json
 import re
 import time
 
-import stack
-from stack import FILES
+import webstack
+from webstack import FILES
 
 LOAD_SECONDS = 8
 CONNECTIONS = 32
@@ -26,12 +26,12 @@ ZERG_INI = "slow.ini:zerg"  # the Emperor runs a zerg as `uwsgi --ini slow.ini:z
 
 def zerg_pids(machine):
     """PIDs of every zerg process (each zerg is a master and its worker)."""
-    return sorted(stack.ini_processes(machine, ZERG_INI))
+    return sorted(webstack.ini_processes(machine, ZERG_INI))
 
 
 def zerg_masters(machine):
     """One PID per zerg instance: its master, whose parent is the Emperor."""
-    return stack.masters(stack.ini_processes(machine, ZERG_INI))
+    return webstack.masters(webstack.ini_processes(machine, ZERG_INI))
 
 
 def emperor_vassals(machine):
@@ -40,7 +40,7 @@ def emperor_vassals(machine):
 
 def load(machine, app, seconds=LOAD_SECONDS, during=None):
     """32 connections on APP for SECONDS; (req/s, result). DURING(t) is polled meanwhile."""
-    run = stack.Load(machine, app, connections=CONNECTIONS, max_seconds=seconds + 30,
+    run = webstack.Load(machine, app, connections=CONNECTIONS, max_seconds=seconds + 30,
                      min_requests=1)
     start = time.monotonic()
     while time.monotonic() - start < seconds:
@@ -65,12 +65,12 @@ def test_zergs_come_under_load_and_go_when_idle(clean_root, machine, record):
     m.run("sed -i 's/^EMPEROR_OPTS=.*/EMPEROR_OPTS=\"--emperor-broodlord 8\"/' /etc/default/uwsgi-emperor"
           " && /etc/init.d/uwsgi-emperor restart")
     m.run("ln -s ../sites-available/plain ../sites-available/slow /etc/nginx/sites-enabled/")
-    stack.start_nginx(m)
+    webstack.start_nginx(m)
     m.run("uwsgi-ensite -q --wait plain slow")
-    assert stack.get(m, "slow", "/seq/1") == (200, "slow 1\n")
+    assert webstack.get(m, "slow", "/seq/1") == (200, "slow 1\n")
     # No zerg before any load. Waited for, not sampled: on a busy machine the single worker
     # can be slow enough to make the first requests above call one in.
-    stack.wait_for(lambda: not zerg_pids(m), ZERG_IDLE + 25, interval=0.5)
+    webstack.wait_for(lambda: not zerg_pids(m), ZERG_IDLE + 25, interval=0.5)
 
     plain_rps, plain = load(m, "plain")
     assert plain["failed"] == 0, plain["errors"]
@@ -101,7 +101,7 @@ def test_zergs_come_under_load_and_go_when_idle(clean_root, machine, record):
     assert len(servers) > 1 and {str(p) for p in zergs} & servers
 
     # Idle: every zerg exits and the pool is back to the app alone.
-    _, seconds = stack.wait_for(lambda: not zerg_pids(m), ZERG_IDLE + 25, interval=0.5)
+    _, seconds = webstack.wait_for(lambda: not zerg_pids(m), ZERG_IDLE + 25, interval=0.5)
     record("zergs gone after load stopped (s)", round(seconds, 1))
     assert "slow.ini:zerg" not in " ".join(emperor_vassals(m))
-    assert stack.get(m, "slow", "/seq/2") == (200, "slow 2\n")
+    assert webstack.get(m, "slow", "/seq/2") == (200, "slow 2\n")

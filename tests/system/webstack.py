@@ -65,7 +65,7 @@ def installed(root, what):
     """The isolated machine of ROOT (own pid/mount/net namespaces, only lo) with WHAT (from
     prepare()) installed by apt; `machine.install` is apt's CompletedProcess. nginx runs when
     the root has apps."""
-    m = root.machine(net=True)
+    m = root.machine(offline=True)
     m.install = install(m, what)
     assert m.install.returncode == 0, m.install.stdout + m.install.stderr
     if (root.path / "etc/nginx/sites-available").exists() and any(
