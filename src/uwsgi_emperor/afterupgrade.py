@@ -71,12 +71,14 @@ def reload_after_upgrade(old, new, *, environ=os.environ, find_master=emperor.ma
         return 0  # nothing runs: the next start is on the new binary
     logdir = paths.logdir(environ)
     if has_keeper(old, run):
-        if not service(run, "restart", RESTART_HINT, old, new, master, logdir):
+        if not service("restart", hint=RESTART_HINT, run=run, old=old, new=new,
+                       master=master, logdir=logdir):
             return 0
         msg = (f"upgraded from {old}: the Emperor and every app restarted onto the new uwsgi, "
                "their sockets held (no request refused)")
     else:
-        if not service(run, "reload", RELOAD_HINT, old, new, master, logdir):
+        if not service("reload", hint=RELOAD_HINT, run=run, old=old, new=new,
+                       master=master, logdir=logdir):
             return 0
         msg = f"upgraded from {old}: every app is reloaded gracefully onto the new uwsgi"
         try:
@@ -92,7 +94,7 @@ def reload_after_upgrade(old, new, *, environ=os.environ, find_master=emperor.ma
     return 0
 
 
-def service(run, action, hint, old, new, master, logdir):
+def service(action, *, hint, run, old, new, master, logdir):
     """ACTION (restart, reload) the service through invoke-rc.d; False, said on the
     installer's output and in emperor.log with HINT, when it did not happen."""
     # invoke-rc.d honours policy-rc.d (chroots, image builds); it reports a denial as success

@@ -16,6 +16,7 @@ import pytest
 
 from testbed import nspawn, roots, stack
 from upgradelib import on_deleted_binary, processes, split, vassal
+from webstack import get, serves
 
 pytestmark = pytest.mark.system
 
@@ -55,17 +56,6 @@ def add_app(m, name, processes=2):
 def reload_nginx(m, init):
     m.run("nginx -t -q && " + ("systemctl reload nginx" if init == "systemd"
                                else "/etc/init.d/nginx reload"))
-
-
-def get(m, app, path="/"):
-    out = m.run(f"curl -sS --max-time 10 -H 'Host: {app}.test' -w '\\n%{{http_code}}' "
-                f"http://127.0.0.1{path}", check=False).stdout
-    body, _, status = out.rpartition("\n")
-    return int(status or 0), body
-
-
-def serves(m, app):
-    return get(m, app) == (200, f"Hello from {app}\n")
 
 
 def restart_command(init):
