@@ -15,7 +15,8 @@ import shlex
 import pytest
 
 from testbed import nspawn, roots, stack
-from upgradelib import on_deleted_binary, processes, split, vassal
+import upgradelib
+from upgradelib import processes, split, vassal
 from webstack import get, serves
 
 pytestmark = pytest.mark.system
@@ -139,28 +140,9 @@ def emperor_master(m):
     return master
 
 
-def settled(m, apps, workers=2):
-    """Every vassal of APPS with its master and WORKERS workers on the binary on disk, and
-    nothing else of the packaged uwsgi but the Emperor's two processes."""
-    procs = processes(m)
-    emperor, vassals = split(procs)
-    if len(emperor) != 2 or on_deleted_binary(procs):
-        return None
-    count = 0
-    for app in apps:
-        master, kids = vassal(procs, app)
-        if master is None or len(kids) != workers:
-            return None
-        count += 1 + workers
-    return procs if count == len(vassals) else None
-
-
-def wait_settled(m, apps, timeout=60):
-    try:
-        return stack.wait_for(lambda: settled(m, apps), timeout)[0]
-    except AssertionError:
-        raise AssertionError(f"not settled within {timeout} s: {processes(m)}\n" + m.out(
-            "grep -v '\\[pid: ' /var/log/uwsgi/app1.log | tail -n 60", check=False)) from None
+def wait_settled(m, apps):
+    """After a restart: the Emperor on the new binary too."""
+    return upgradelib.wait_settled(m, apps, with_emperor=True)
 
 
 def keeper_pid(m):

@@ -80,12 +80,16 @@ def vassal(procs, name):
     return masters[0], {p for p, v in mine.items() if v[0] == masters[0]}
 
 
-def settled(machine, names, workers=2):
+def settled(machine, names, workers=2, with_emperor=False):
     """The processes once every vassal in NAMES has its master and WORKERS workers, all
-    on the binary now on disk, and no other vassal process is left (old workers gone)."""
+    on the binary now on disk, and no other vassal process is left (old workers gone).
+    WITH_EMPEROR: the Emperor's two processes on that binary too (after a restart; a
+    legacy reload keeps the Emperor on the old one)."""
     procs = processes(machine)
-    _, vassals = split(procs)
-    if any(v[1] != DAEMON for v in vassals.values()):
+    emperor, vassals = split(procs)
+    if with_emperor and len(emperor) != 2:
+        return None
+    if any(v[1] != DAEMON for v in (procs if with_emperor else vassals).values()):
         return None
     total = 0
     for name in names:
@@ -96,15 +100,17 @@ def settled(machine, names, workers=2):
     return procs if total == len(vassals) else None
 
 
-def wait_settled(machine, names, timeout=60):
+def wait_settled(machine, names, timeout=60, with_emperor=False):
     """settled(), waited for (a graceful reload lets the workers finish their requests)."""
     deadline = time.monotonic() + timeout
     while True:
-        procs = settled(machine, names)
+        procs = settled(machine, names, with_emperor=with_emperor)
         if procs is not None:
             return procs
-        assert time.monotonic() < deadline, \
-            f"vassals {names} not settled on {DAEMON} within {timeout} s: {processes(machine)}"
+        assert time.monotonic() < deadline, (
+            f"vassals {names} not settled on {DAEMON} within {timeout} s: {processes(machine)}\n"
+            + machine.out(f"grep -v '\\[pid: ' /var/log/uwsgi/{names[0]}.log | tail -n 60",
+                          check=False))
         time.sleep(0.2)
 
 
