@@ -216,6 +216,39 @@ def go_live(machine, name, newapp_args):
     webstack.wait_for(lambda: get(machine, name, "/seq/1") == (200, f"{name} 1\n"), SPEC_SECONDS)
 
 
+# Each app's uwsgi-newapp options.
+NEWAPP_ARGS = {
+    "djsite": "--module djsite.wsgi --chdir /srv/djsite",
+    "flaskapp": "--module app:app --chdir /srv/flaskapp",
+    "ssvenv": "--module app:app --chdir /srv/ssvenv --virtualenv /srv/ssvenv/venv",
+    "venvapp": "--module app:app --chdir /srv/venvapp --virtualenv /srv/venvapp/venv",
+}
+
+
+def make_django_project(machine):
+    """/srv/djsite: django-admin startproject, migrated, the probe and an admin user."""
+    machine.run("mkdir /srv/djsite && cd /srv/djsite && django-admin startproject djsite . "
+                "&& python3 manage.py migrate --noinput -v 0")
+    machine.run("cat > /srv/djsite/probe.py", input=PROBE)
+    machine.run("cat > /srv/djsite/djsite/views.py", input=DJANGO_VIEWS)
+    machine.run("cat > /srv/djsite/djsite/urls.py", input=DJANGO_URLS)
+    machine.run("cat >> /srv/djsite/djsite/settings.py", input=DJANGO_SETTINGS)
+    machine.run(f"cd /srv/djsite && DJANGO_SUPERUSER_PASSWORD={ADMIN_PASSWORD} python3 manage.py "
+                "createsuperuser --noinput --username admin --email admin@example.org")
+    # The app's user writes the database (sqlite: the file and its directory).
+    machine.run("chown www-data:www-data /srv/djsite /srv/djsite/db.sqlite3")
+
+
+def live(machine, name):
+    """App NAME served through nginx: made live here unless a test before did (each test
+    stands alone)."""
+    if machine.run(f"test -L /etc/uwsgi/apps-enabled/{name}.ini", check=False).returncode == 0:
+        return
+    if name == "djsite":
+        make_django_project(machine)
+    go_live(machine, name, NEWAPP_ARGS[name])
+
+
 def probe(machine, app):
     status, body = get(machine, app, "/probe")
     assert status == 200, body
@@ -253,17 +286,7 @@ def test_debian_django_and_flask_installed_outside_any_venv(machine):
 
 
 def test_django_from_debian_admin_login(machine):
-    machine.run("mkdir /srv/djsite && cd /srv/djsite && django-admin startproject djsite . "
-                "&& python3 manage.py migrate --noinput -v 0")
-    machine.run("cat > /srv/djsite/probe.py", input=PROBE)
-    machine.run("cat > /srv/djsite/djsite/views.py", input=DJANGO_VIEWS)
-    machine.run("cat > /srv/djsite/djsite/urls.py", input=DJANGO_URLS)
-    machine.run("cat >> /srv/djsite/djsite/settings.py", input=DJANGO_SETTINGS)
-    machine.run(f"cd /srv/djsite && DJANGO_SUPERUSER_PASSWORD={ADMIN_PASSWORD} python3 manage.py "
-                "createsuperuser --noinput --username admin --email admin@example.org")
-    # The app's user writes the database (sqlite: the file and its directory).
-    machine.run("chown www-data:www-data /srv/djsite /srv/djsite/db.sqlite3")
-    go_live(machine, "djsite", "--module djsite.wsgi --chdir /srv/djsite")
+    live(machine, "djsite")
 
     status, headers, page = request(machine, "djsite", "/admin/login/?next=/admin/")
     assert status == 200, page
@@ -293,13 +316,14 @@ def test_django_from_debian_admin_login(machine):
 
 
 def test_flask_from_debian_renders_templates(machine):
-    go_live(machine, "flaskapp", "--module app:app --chdir /srv/flaskapp")
+    live(machine, "flaskapp")
     assert get(machine, "flaskapp", "/") == (200, "<h1>Hello from flaskapp</h1>")
     assert get(machine, "flaskapp", "/seq/42") == (200, "flaskapp 42\n")
 
 
 @pytest.mark.parametrize("app", ["djsite", "flaskapp"])
 def test_no_venv_app_sees_what_usr_bin_python3_sees(machine, app):
+    live(machine, app)
     found = probe(machine, app)
     python = interpreter_path(machine, "/usr/bin/python3")
     assert python[0] == "" and DIST in python
@@ -320,8 +344,7 @@ def ssvenv_expected(machine, suite):
 
 
 def test_system_site_packages_venv_sees_venv_and_dist_packages(machine, suite):
-    go_live(machine, "ssvenv", "--module app:app --chdir /srv/ssvenv "
-            "--virtualenv /srv/ssvenv/venv")
+    live(machine, "ssvenv")
     assert get(machine, "ssvenv", "/") == (200, "<h1>Hello from ssvenv</h1>")
     assert probe(machine, "ssvenv") == ssvenv_expected(machine, suite)
 
@@ -343,8 +366,7 @@ def test_each_spelling_of_the_venv_is_kept(machine, suite, spelling):
 
 
 def test_plain_venv_sees_its_own_packages_only(machine, suite):
-    go_live(machine, "venvapp", "--module app:app --chdir /srv/venvapp "
-            "--virtualenv /srv/venvapp/venv")
+    live(machine, "venvapp")
     assert get(machine, "venvapp", "/") == (200, "<h1>Hello from venvapp</h1>")
     venv_python = interpreter_path(machine, "/srv/venvapp/venv/bin/python")
     site = f"/srv/venvapp/venv/lib/{suite_python(suite)}/site-packages"
@@ -356,6 +378,7 @@ def test_plain_venv_sees_its_own_packages_only(machine, suite):
 
 @pytest.mark.parametrize("app", LOADED_APPS)
 def test_load_through_nginx_without_error(machine, record, app):
+    live(machine, app)
     load = webstack.Load(machine, app, connections=4, max_seconds=LOAD_SECONDS + 30)
     # The load is running (the vassal logged its 100th request; the tests before asked for
     # /seq/1 and /seq/42 only), then LOAD_SECONDS of it: a duration, no state sampled.
