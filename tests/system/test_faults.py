@@ -17,9 +17,7 @@ def apps(machine):
     if machine.run(f"{INIT} status", check=False).returncode != 0:
         machine.run(f"{INIT} start")
     for app in APPS:
-        if machine.run(f"test -L /etc/uwsgi/apps-enabled/{app}.ini", check=False).returncode:
-            webstack.enable(machine, app)
-        webstack.wait_for(lambda: webstack.serves(machine, app), webstack.SPEC_SECONDS)
+        webstack.served(machine, app)
     return APPS
 
 

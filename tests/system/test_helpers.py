@@ -40,11 +40,13 @@ def test_ensite_enables_and_emperor_serves(machine):
 
 
 def test_query(machine):
+    machine.run("uwsgi-ensite -q example")
     assert machine.run("uwsgi-query example").stdout == "example (enabled by site administrator)\n"
     assert machine.run("uwsgi-query -l").stdout == "example  enabled   by site administrator\n"
 
 
 def test_dissite_disables(machine):
+    machine.run("uwsgi-ensite -q example")
     proc = machine.run("uwsgi-dissite example")
     assert proc.stdout == "App example disabled.\n" + HINT
     assert machine.out("ls -A /etc/uwsgi/apps-enabled") == ""
@@ -63,8 +65,11 @@ def test_errors(machine):
     assert proc.stderr.endswith("uwsgi-dissite: error: unrecognized arguments: --bogus\n")
 
 
+NEWAPP_APP1 = "uwsgi-newapp --module app:app --chdir /srv/app1 --virtualenv /srv/app1/venv app1"
+
+
 def test_newapp_app_served(machine):
-    proc = machine.run("uwsgi-newapp --module app:app --chdir /srv/app1 --virtualenv /srv/app1/venv app1")
+    proc = machine.run(NEWAPP_APP1)
     assert proc.stdout == "wrote /etc/uwsgi/apps-available/app1.ini\nnext:\n  uwsgi-ensite app1\n"
     proc = machine.run("uwsgi-ensite --wait app1")
     master = webstack.vassal_master(machine, "app1")
@@ -102,6 +107,9 @@ def complete(machine, line):
 
 def test_bash_completion(machine):
     # apps-available has example and app1; app1 is enabled.
+    if machine.run("test -e /etc/uwsgi/apps-available/app1.ini", check=False).returncode:
+        machine.run(NEWAPP_APP1)
+    machine.run("uwsgi-ensite -q app1 && uwsgi-dissite -q example")
     assert complete(machine, "uwsgi-ensite ") == ["app1", "example"]
     assert complete(machine, "uwsgi-ensite ex") == ["example"]
     assert complete(machine, "uwsgi-dissite ") == ["app1"]

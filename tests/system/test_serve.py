@@ -22,12 +22,14 @@ def test_app1_served_through_nginx(machine, record):
 
 
 def test_static_file_served_by_nginx(machine):
+    webstack.served(machine, "app1")
     assert webstack.get(machine, "app1", "/static/hello.txt") == (200, "static file of app1\n")
     # nginx answered it: the vassal's log has no such request.
     assert "/static/hello.txt" not in machine.out("cat /var/log/uwsgi/app1.log")
 
 
 def test_vassal_runs_as_www_data(machine):
+    webstack.served(machine, "app1")
     procs = webstack.vassal_processes(machine, "app1")
     master = webstack.vassal_master(machine, "app1")
     workers = [pid for pid, (ppid, _) in procs.items() if ppid == master]
@@ -39,6 +41,7 @@ def test_vassal_runs_as_www_data(machine):
 
 
 def test_socket_not_world_accessible(machine):
+    webstack.served(machine, "app1")
     assert machine.out("stat -c '%U:%G %a %F' /run/uwsgi/app1.sock") == "root:www-data 660 socket"
     connect = ("setpriv --reuid={0} --regid={1} --clear-groups /usr/bin/python3 -c "
                "\"import socket; socket.socket(socket.AF_UNIX).connect('/run/uwsgi/app1.sock')\"")
@@ -57,6 +60,7 @@ def test_a_new_connection_wakes_one_idle_worker(machine):
     """debian/uwsgi/patches/wake-one-worker.patch: each worker waits for app1's listening
     socket in its epoll queue with EPOLLEXCLUSIVE, so the kernel wakes one idle worker a
     connection. Read from the kernel's own record of each queue (/proc/PID/fdinfo)."""
+    webstack.served(machine, "app1")
     # The listening socket's inode: the socket bound to the path that accepts connections.
     inode = machine.out("awk '$8 == \"/run/uwsgi/app1.sock\" && $4 == \"00010000\" "
                         "{print $7}' /proc/net/unix")
@@ -75,10 +79,12 @@ def test_a_new_connection_wakes_one_idle_worker(machine):
 
 
 def test_two_apps_each_on_its_own_socket_and_log(machine):
+    webstack.served(machine, "app1")
     webstack.add_app(machine, "app2")
     machine.run("uwsgi-ensite app2")
     webstack.wait_for(lambda: webstack.serves(machine, "app2"), SPEC_SECONDS)
     assert webstack.get(machine, "app1", "/") == (200, "Hello from app1\n")
+    assert webstack.get(machine, "app1", "/seq/7") == (200, "app1 7\n")
     assert webstack.get(machine, "app2", "/seq/3") == (200, "app2 3\n")
     # The article's tree.
     assert machine.out("ls /run/uwsgi").split() == [

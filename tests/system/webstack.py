@@ -104,6 +104,13 @@ def enable(machine, name):
     return wait_for(lambda: serves(machine, name), SPEC_SECONDS)[1]
 
 
+def served(machine, name):
+    """NAME enabled and served, unless a test before enabled it (each test stands alone)."""
+    if machine.run(f"test -L /etc/uwsgi/apps-enabled/{name}.ini", check=False).returncode:
+        enable(machine, name)
+    wait_for(lambda: serves(machine, name), SPEC_SECONDS)
+
+
 def wait_for_log(machine, path, text, timeout=SPEC_SECONDS):
     """Wait until the file PATH inside contains TEXT; seconds it took."""
     return wait_for(lambda: text in machine.out(f"cat {path}", check=False), timeout)[1]
