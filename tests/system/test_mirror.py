@@ -139,6 +139,8 @@ def test_install_gets_this_package_not_debians(fleet_host, mirror, suite):
 
 def test_new_revision_upgrades_with_apps_serving(fleet_host, mirror, deb_path, suite, tmp_path):
     old, new = package_version(suite), next_revision(package_version(suite))
+    if fleet_host.run("dpkg-query -W uwsgi-emperor", check=False).returncode:
+        fleet_host.run("apt-get install -y -q uwsgi-emperor", timeout=600)  # the test before's
     assert fleet_host.out("dpkg-query -W -f '${Version}' uwsgi-emperor") == old
     fleet_host.run("mkdir -p /srv/hello && cat > /srv/hello/app.py", input=APP)
     fleet_host.run("printf '[uwsgi]\\nchdir = /srv/hello\\nmodule = app\\n' "

@@ -52,6 +52,7 @@ def test_touch_ini_under_load(machine, record):
 
 
 def test_service_reload_under_load(machine, record):
+    webstack.served(machine, "app1")
     emperor_master = machine.out("cat /run/uwsgi-emperor/emperor.pid")
     reload_under_load(machine, record, "init script reload", f"{INIT} reload")
     assert machine.out("cat /run/uwsgi-emperor/emperor.pid") == emperor_master

@@ -83,11 +83,16 @@ def test_systemd_analyze_verify(machine):
     assert proc.stdout + proc.stderr == ""
 
 
+def app1_up(m):
+    """app1 (wsgiref's demo app) enabled and up; its ini is written once, since a touched
+    ini reloads the vassal. What `uwsgi-ensite --wait` says."""
+    m.run("test -e /etc/uwsgi/apps-available/app1.ini || printf '[uwsgi]\\nmodule = "
+          "wsgiref.simple_server:demo_app\\nchdir = /srv\\n' > /etc/uwsgi/apps-available/app1.ini")
+    return m.out("uwsgi-ensite --wait app1")
+
+
 def test_app_served_as_www_data(machine):
-    machine.run("printf '[uwsgi]\\nmodule = wsgiref.simple_server:demo_app\\nchdir = /srv\\n'"
-                " > /etc/uwsgi/apps-available/app1.ini")
-    out = machine.out("uwsgi-ensite --wait app1")
-    assert "App app1 is up" in out
+    assert "App app1 is up" in app1_up(machine)
     # Held by the socket keeper: root:www-data, so no app can rename over its name.
     assert machine.out("stat -c '%U:%G %a' /run/uwsgi/app1.sock") == "root:www-data 660"
     [(master, workers)] = settled_vassal(machine, "app1").items()
@@ -96,6 +101,7 @@ def test_app_served_as_www_data(machine):
 
 
 def test_reload_is_graceful_per_vassal(machine):
+    app1_up(machine)
     before = settled_vassal(machine, "app1")
     emperor = emperor_pids(machine)
     machine.run("systemctl reload uwsgi-emperor")
@@ -112,6 +118,7 @@ def test_reload_is_graceful_per_vassal(machine):
 
 
 def test_restart_replaces_the_emperor(machine):
+    app1_up(machine)
     emperor = emperor_pids(machine)
     machine.run("systemctl restart uwsgi-emperor")
     # restart returns once the new Emperor said it is ready (Type=notify).
@@ -120,6 +127,7 @@ def test_restart_replaces_the_emperor(machine):
 
 
 def test_stop_leaves_no_process_and_start_recreates_run_dir(machine):
+    app1_up(machine)
     machine.run("systemctl stop uwsgi-emperor")
     assert machine.out("systemctl is-active uwsgi-emperor", check=False) == "inactive"
     assert machine.out("systemctl show -p Result --value uwsgi-emperor") == "success"
